@@ -1,0 +1,23 @@
+// Bundles the CLI (and, later, the on-instance runtime) into single files
+// so that `npx spotjob` starts fast and the runtime ships as one upload.
+import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  logLevel: "warning",
+  legalComments: "none",
+};
+
+export const bundles = [
+  { entryPoints: [join(root, "cli/main.ts")], outfile: join(root, "dist/spotjob.cjs"), banner: { js: "#!/usr/bin/env node" } },
+];
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await Promise.all(bundles.map((b) => build({ ...common, ...b })));
+}
