@@ -1,0 +1,122 @@
+/**
+ * A store in a local directory. Every put writes a unique temporary name,
+ * fsyncs it, renames it into place and fsyncs the directory, so a crash at
+ * any instant leaves the old object or the new one, never a torn one.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { promises as fs, constants } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { PreconditionFailed, type PutCondition, type Store, type StoredObject } from "./store";
+
+const TEMP_SUFFIX = ".spotjob-tmp";
+
+export class LocalDirStore implements Store {
+  readonly url: string;
+  /** Serialises conditional puts in this process (rename is atomic, check-then-rename is not). */
+  private locks = new Map<string, Promise<unknown>>();
+
+  constructor(readonly root: string) {
+    this.url = root;
+  }
+
+  private path(key: string): string {
+    if (key.split("/").some((part) => part === ".." || part === "") || key.startsWith("/")) throw new Error(`invalid store key ${key}`);
+    return join(this.root, ...key.split("/"));
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    try {
+      const body = await fs.readFile(this.path(key));
+      return { body, version: versionOf(body) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+  }
+
+  async put(key: string, body: Buffer | string, condition: PutCondition = {}): Promise<{ version: string }> {
+    const data = typeof body === "string" ? Buffer.from(body) : body;
+    const target = this.path(key);
+    const run = async () => {
+      await fs.mkdir(dirname(target), { recursive: true });
+      if (condition.ifAbsent || condition.ifVersion !== undefined) {
+        const current = await this.get(key);
+        if (condition.ifAbsent && current) throw new PreconditionFailed(this.url, key);
+        if (condition.ifVersion !== undefined && current?.version !== condition.ifVersion) throw new PreconditionFailed(this.url, key);
+      }
+      const temp = `${target}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`;
+      const handle = await fs.open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      if (condition.ifAbsent) {
+        // link() fails if the target exists: create-only even against other processes.
+        try {
+          await fs.link(temp, target);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new PreconditionFailed(this.url, key);
+          throw e;
+        } finally {
+          await fs.rm(temp, { force: true });
+        }
+      } else {
+        await fs.rename(temp, target);
+      }
+      await syncDir(dirname(target));
+      return { version: versionOf(data) };
+    };
+    return this.serialise(target, run);
+  }
+
+  private async serialise<T>(target: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(target) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    this.locks.set(target, next.catch(() => undefined));
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(target) === next) this.locks.delete(target);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+        throw e;
+      }
+      for (const entry of entries) {
+        const full = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (!entry.name.endsWith(TEMP_SUFFIX)) out.push(relative(this.root, full).split(sep).join("/"));
+      }
+    };
+    const base = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    await walk(base ? this.path(base) : this.root);
+    return out.filter((k) => k.startsWith(prefix)).sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.path(key), { force: true });
+  }
+}
+
+function versionOf(body: Buffer): string {
+  return createHash("sha256").update(body).digest("hex").slice(0, 32);
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
