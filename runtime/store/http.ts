@@ -1,0 +1,51 @@
+/**
+ * Read-only http(s):// source for resume_from. The key is appended to the
+ * URL's path, never to the whole string, so a presigned URL's query string
+ * stays intact; a 404 means "nothing to resume from", not an error.
+ */
+import { StoreUnavailable, type Store, type StoredObject } from "./store";
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
+
+export class HttpStore implements Store {
+  readonly url: string;
+
+  constructor(
+    private readonly base: URL,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+  ) {
+    // Never echo a presigned signature into logs.
+    this.url = `${base.origin}${base.pathname}`;
+  }
+
+  resolve(key: string): URL {
+    const url = new URL(this.base.href);
+    if (key) url.pathname = `${url.pathname.replace(/\/$/, "")}/${key.split("/").map(encodeURIComponent).join("/")}`;
+    return url;
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    try {
+      return await withRetry(async () => {
+        const response = await fetch(this.resolve(key), { signal: AbortSignal.timeout(30_000) });
+        if (response.status === 404) return undefined;
+        if (!response.ok) throw Object.assign(new Error(`HTTP ${response.status} ${response.statusText}`), { status: response.status });
+        const body = Buffer.from(await response.arrayBuffer());
+        return { body, version: response.headers.get("etag") ?? "" };
+      }, this.retry);
+    } catch (e) {
+      throw new StoreUnavailable(this.url, `get ${key || "(file)"} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async put(): Promise<never> {
+    throw new Error(`${this.url} is read-only: http(s) URLs can only be resumed from`);
+  }
+
+  async list(): Promise<string[]> {
+    return [];
+  }
+
+  async delete(): Promise<never> {
+    throw new Error(`${this.url} is read-only`);
+  }
+}

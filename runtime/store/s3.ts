@@ -1,0 +1,112 @@
+/** s3://bucket/prefix through the AWS SDK v3, with S3's conditional writes. */
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { PreconditionFailed, StoreUnavailable, type PutCondition, type Store, type StoredObject } from "./store";
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
+
+export interface S3StoreOptions {
+  client?: S3Client;
+  retry?: RetryPolicy;
+}
+
+export class S3Store implements Store {
+  readonly url: string;
+  private readonly client: S3Client;
+  private readonly retry: RetryPolicy;
+
+  constructor(
+    readonly bucket: string,
+    readonly prefix: string,
+    options: S3StoreOptions = {},
+  ) {
+    this.url = `s3://${bucket}${prefix ? `/${prefix}` : ""}`;
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+    this.client =
+      options.client ??
+      new S3Client({
+        // Our own retry policy covers every store alike; the SDK's would multiply it.
+        maxAttempts: 1,
+        requestHandler: { requestTimeout: 15_000, connectionTimeout: 5_000 },
+        // Emulators and custom endpoints do not resolve virtual-hosted bucket names.
+        forcePathStyle: endpoint !== undefined,
+      });
+  }
+
+  private key(key: string): string {
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  private async call<T>(what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
+    try {
+      return await withRetry(fn, this.retry);
+    } catch (e) {
+      if (e instanceof PreconditionFailed) throw e;
+      throw new StoreUnavailable(this.url, `${what} failed: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    return this.call(`get ${key}`, async () => {
+      try {
+        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+        const body = Buffer.from(await out.Body!.transformToByteArray());
+        return { body, version: out.ETag ?? "" };
+      } catch (e) {
+        if (status(e) === 404 || (e as Error).name === "NoSuchKey") return undefined;
+        throw e;
+      }
+    });
+  }
+
+  async put(key: string, body: Buffer | string, condition: PutCondition = {}): Promise<{ version: string }> {
+    const data = typeof body === "string" ? Buffer.from(body) : body;
+    return this.call(`put ${key}`, async (attempt) => {
+      try {
+        const out = await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.key(key),
+            Body: data,
+            IfNoneMatch: condition.ifAbsent ? "*" : undefined,
+            IfMatch: condition.ifVersion,
+          }),
+        );
+        return { version: out.ETag ?? "" };
+      } catch (e) {
+        const code = status(e);
+        if (code === 412 || (code === 404 && condition.ifVersion !== undefined)) {
+          // A retried create may have succeeded the first time: our own bytes are not a conflict.
+          if (attempt > 1 && condition.ifAbsent) {
+            const current = await this.get(key);
+            if (current?.body.equals(data)) return { version: current.version };
+          }
+          throw new PreconditionFailed(this.url, key);
+        }
+        // 409 ConditionalRequestConflict: a concurrent conditional write; try again.
+        if (code === 409) Object.assign(e as object, { $retryable: true });
+        throw e;
+      }
+    });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return this.call(`list ${prefix}`, async () => {
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token }));
+        for (const o of out.Contents ?? []) if (o.Key) keys.push(this.prefix ? o.Key.slice(this.prefix.length + 1) : o.Key);
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token);
+      return keys.sort();
+    });
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call(`delete ${key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) })));
+  }
+}
+
+function status(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}

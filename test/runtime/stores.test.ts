@@ -1,0 +1,131 @@
+/**
+ * One contract, every store: the local directory, S3 (moto_server) and GCS
+ * (fake-gcs-server), all real. Conditional writes must actually exclude.
+ */
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Journal } from "../../runtime/journal/journal";
+import { GcsStore } from "../../runtime/store/gcs";
+import { HttpStore } from "../../runtime/store/http";
+import { LocalDirStore } from "../../runtime/store/local-dir";
+import { openStore } from "../../runtime/store/open";
+import { S3Store } from "../../runtime/store/s3";
+import { PreconditionFailed, type Store } from "../../runtime/store/store";
+import { createGcsBucket, emulatorEnv, requireBinary, startFakeGcs, startMoto, type Emulator } from "../helpers/emulators";
+
+const hasMoto = requireBinary("moto_server");
+const hasGcs = requireBinary("fake-gcs-server");
+let moto: Emulator | undefined;
+let gcs: Emulator | undefined;
+let n = 0;
+
+beforeAll(async () => {
+  [moto, gcs] = await Promise.all([hasMoto ? startMoto() : undefined, hasGcs ? startFakeGcs() : undefined]);
+  Object.assign(process.env, emulatorEnv(moto, gcs));
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([moto?.stop(), gcs?.stop()]);
+});
+
+const factories: Array<[string, boolean, () => Promise<Store>]> = [
+  ["local directory", true, async () => new LocalDirStore(mkdtempSync(join(tmpdir(), "spotjob-store-")))],
+  [
+    "s3 (moto_server)",
+    hasMoto,
+    async () => {
+      const bucket = `bucket-${++n}`;
+      await new S3Client({ endpoint: moto!.endpoint, forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: bucket }));
+      return openStore(`s3://${bucket}/jobs/demo`);
+    },
+  ],
+  [
+    "gcs (fake-gcs-server)",
+    hasGcs,
+    async () => {
+      const bucket = `bucket-${++n}`;
+      await createGcsBucket(gcs!, bucket);
+      return openStore(`gs://${bucket}/jobs/demo`);
+    },
+  ],
+];
+
+describe.each(factories)("%s store", (_name, available, make) => {
+  it.runIf(available)("stores, lists and deletes objects under its prefix", async () => {
+    const store = await make();
+    expect(await store.get("missing")).toBeUndefined();
+    await store.put("a/1.json", "one");
+    await store.put("a/2.json", Buffer.from("two"));
+    await store.put("b.json", "three");
+    expect((await store.get("a/1.json"))!.body.toString()).toBe("one");
+    expect(await store.list("a/")).toEqual(["a/1.json", "a/2.json"]);
+    expect(await store.list("")).toEqual(["a/1.json", "a/2.json", "b.json"]);
+    await store.delete("a/1.json");
+    await store.delete("never-existed");
+    expect(await store.list("a/")).toEqual(["a/2.json"]);
+  });
+
+  it.runIf(available)("create-only puts exclude a second creator", async () => {
+    const store = await make();
+    await store.put("lease.json", "first", { ifAbsent: true });
+    await expect(store.put("lease.json", "second", { ifAbsent: true })).rejects.toBeInstanceOf(PreconditionFailed);
+    expect((await store.get("lease.json"))!.body.toString()).toBe("first");
+  });
+
+  it.runIf(available)("compare-and-swap puts succeed once per version", async () => {
+    const store = await make();
+    const { version } = await store.put("status.json", "v1", { ifAbsent: true });
+    const seen = await store.get("status.json");
+    expect(seen!.version).toBe(version);
+    const results = await Promise.allSettled([store.put("status.json", "v2-a", { ifVersion: version }), store.put("status.json", "v2-b", { ifVersion: version })]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect((results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason).toBeInstanceOf(PreconditionFailed);
+    await expect(store.put("status.json", "stale", { ifVersion: version })).rejects.toBeInstanceOf(PreconditionFailed);
+    await expect(store.put("absent.json", "x", { ifVersion: version })).rejects.toBeInstanceOf(PreconditionFailed);
+  });
+
+  it.runIf(available)("carries a journal from one machine to a fresh one", async () => {
+    const store = await make();
+    const record = (key: string) => ({ v: 1 as const, key, status: "done" as const, attempt: 1, at: new Date().toISOString() });
+    const first = await Journal.open({ path: join(mkdtempSync(join(tmpdir(), "j-")), "j.jsonl"), store });
+    for (const key of ["a", "b", "c"]) await first.append(record(key));
+    await first.close();
+    const second = await Journal.open({ path: join(mkdtempSync(join(tmpdir(), "j-")), "j.jsonl"), store });
+    expect(second.records.map((r) => r.key)).toEqual(["a", "b", "c"]);
+    await second.close();
+  });
+});
+
+describe("http(s) resume source", () => {
+  it("keeps a presigned query string intact and treats 404 as nothing to resume", async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url!);
+      if (req.url!.startsWith("/bucket/run/journal/base.jsonl?X-Amz-Signature=abc%2Fdef&X-Amz-Expires=60")) res.end("data");
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const store = new HttpStore(new URL(`http://127.0.0.1:${port}/bucket/run?X-Amz-Signature=abc%2Fdef&X-Amz-Expires=60`));
+      expect(store.url).toBe(`http://127.0.0.1:${port}/bucket/run`);
+      expect((await store.get("journal/base.jsonl"))!.body.toString()).toBe("data");
+      expect(await store.get("missing.json")).toBeUndefined();
+      expect(seen[0]).toBe("/bucket/run/journal/base.jsonl?X-Amz-Signature=abc%2Fdef&X-Amz-Expires=60");
+      await expect(store.put()).rejects.toThrow(/read-only/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("opens each URL kind", () => {
+    expect(openStore("s3://b/p/q")).toBeInstanceOf(S3Store);
+    expect(openStore("gs://b")).toBeInstanceOf(GcsStore);
+    expect(openStore("./x")).toBeInstanceOf(LocalDirStore);
+    expect(openStore("file:///tmp/x")).toBeInstanceOf(LocalDirStore);
+    expect(() => openStore("ftp://x/y")).toThrow(/unsupported store URL/);
+  });
+});
