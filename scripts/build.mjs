@@ -16,6 +16,8 @@ const common = {
 
 export const bundles = [
   { entryPoints: [join(root, "cli/main.ts")], outfile: join(root, "dist/spotjob.cjs"), banner: { js: "#!/usr/bin/env node" } },
+  // The on-instance runtime: one self-contained file, uploaded as is.
+  { entryPoints: [join(root, "runtime/main.ts")], outfile: join(root, "dist/runtime.cjs"), minify: true, banner: { js: "#!/usr/bin/env node" } },
 ];
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

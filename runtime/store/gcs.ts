@@ -1,7 +1,7 @@
 /** gs://bucket/prefix through the Google Cloud Storage client, with generation preconditions. */
 import { Storage, type Bucket } from "@google-cloud/storage";
 import { PreconditionFailed, StoreUnavailable, type PutCondition, type Store, type StoredObject } from "./store";
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
+import { DEFAULT_RETRY, requestTimeoutMs, withRetry, type RetryPolicy } from "./retry";
 
 export interface GcsStoreOptions {
   storage?: Storage;
@@ -20,7 +20,7 @@ export class GcsStore implements Store {
   ) {
     this.url = `gs://${bucket}${prefix ? `/${prefix}` : ""}`;
     this.retry = options.retry ?? DEFAULT_RETRY;
-    const storage = options.storage ?? new Storage({ retryOptions: { autoRetry: false } });
+    const storage = options.storage ?? new Storage({ retryOptions: { autoRetry: false }, timeout: requestTimeoutMs() });
     // With STORAGE_EMULATOR_HOST (fake-gcs-server) the client takes the variable verbatim as its
     // JSON API base but builds upload URLs from apiEndpoint: make the two agree.
     const emulator = process.env.STORAGE_EMULATOR_HOST?.replace(/\/storage\/v1\/?$/, "").replace(/\/$/, "");
@@ -40,7 +40,8 @@ export class GcsStore implements Store {
       return await withRetry(fn, this.retry);
     } catch (e) {
       if (e instanceof PreconditionFailed) throw e;
-      throw new StoreUnavailable(this.url, `${what} failed: ${(e as Error).message}`, { cause: e });
+      const err = e as { code?: unknown; message?: string };
+      throw new StoreUnavailable(this.url, `${what} failed: ${err.code !== undefined ? `HTTP ${String(err.code)} ` : ""}${err.message || "no response"}`, { cause: e });
     }
   }
 

@@ -15,8 +15,9 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 100, maxMs: 500
 const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ENOTFOUND", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "TimeoutError", "RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable", "ThrottlingException"]);
 
 export function isTransient(e: unknown): boolean {
-  const err = e as { code?: string; name?: string; status?: number; statusCode?: number; $metadata?: { httpStatusCode?: number }; $retryable?: unknown; cause?: unknown };
-  const status = err?.$metadata?.httpStatusCode ?? err?.status ?? err?.statusCode;
+  const err = e as { code?: string | number; name?: string; status?: number; statusCode?: number; $metadata?: { httpStatusCode?: number }; $retryable?: unknown; cause?: unknown };
+  // SDKs spell the HTTP status differently: $metadata (AWS), numeric `code` (GCS), status/statusCode (fetch, gaxios).
+  const status = err?.$metadata?.httpStatusCode ?? err?.status ?? err?.statusCode ?? (typeof err?.code === "number" ? err.code : undefined);
   if (typeof status === "number" && (status >= 500 || status === 429 || status === 408)) return true;
   if (err?.$retryable) return true;
   if (TRANSIENT_CODES.has(String(err?.code)) || TRANSIENT_CODES.has(String(err?.name))) return true;
@@ -35,4 +36,10 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: 
       await sleep(Math.random() * cap);
     }
   }
+}
+
+/** Per-request timeout of remote stores; SPOTJOB_STORE_TIMEOUT_MS shortens it for fault-injection tests. */
+export function requestTimeoutMs(): number {
+  const configured = Number(process.env.SPOTJOB_STORE_TIMEOUT_MS);
+  return Number.isFinite(configured) && configured > 0 ? configured : 15_000;
 }

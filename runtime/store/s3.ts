@@ -1,7 +1,7 @@
 /** s3://bucket/prefix through the AWS SDK v3, with S3's conditional writes. */
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { PreconditionFailed, StoreUnavailable, type PutCondition, type Store, type StoredObject } from "./store";
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
+import { DEFAULT_RETRY, requestTimeoutMs, withRetry, type RetryPolicy } from "./retry";
 
 export interface S3StoreOptions {
   client?: S3Client;
@@ -26,7 +26,7 @@ export class S3Store implements Store {
       new S3Client({
         // Our own retry policy covers every store alike; the SDK's would multiply it.
         maxAttempts: 1,
-        requestHandler: { requestTimeout: 15_000, connectionTimeout: 5_000 },
+        requestHandler: { requestTimeout: requestTimeoutMs(), connectionTimeout: 5_000 },
         // Emulators and custom endpoints do not resolve virtual-hosted bucket names.
         forcePathStyle: endpoint !== undefined,
       });

@@ -1,0 +1,21 @@
+/**
+ * `spotjob run <spec> [--store URL]`: runs a job on this machine with the
+ * same runtime the cloud instances use. Run it again after Ctrl-C or kill -9
+ * and it resumes.
+ */
+import { join, resolve } from "node:path";
+import { launch } from "../../runtime/launch";
+import { EXIT } from "../exit-codes";
+import { loadOrReport } from "./load";
+
+export async function runCommand(specFile: string, options: { store?: string; exitIfBusy?: boolean }): Promise<number> {
+  const loaded = loadOrReport(specFile);
+  if (typeof loaded === "number") return loaded;
+  const { spec } = loaded;
+  if (spec.provider !== "local") {
+    process.stderr.write(`spotjob: note: ${specFile} says provider: ${spec.provider}; \`spotjob run\` runs it here, on this machine (use \`pulumi up\` to launch it on ${spec.provider})\n`);
+  }
+  const home = resolve(".spotjob", spec.name);
+  const result = await launch({ spec, specFile, storeUrl: options.store ?? home, stateDir: join(home, "machine"), onBusy: options.exitIfBusy ? "exit" : "wait" });
+  return result.exitCode === 0 ? EXIT.ok : result.exitCode;
+}

@@ -1,0 +1,49 @@
+/**
+ * A runtime killed with SIGKILL cannot stop the process groups it started,
+ * and a resumed runtime must not run an item while its orphan still writes.
+ * So each group is recorded (pgid + kernel start time, which tells a reused
+ * pid apart) and the next runtime on this machine kills what is left.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { signalGroup } from "./shell";
+
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22 (starttime), counted after the command name, which may hold spaces.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export class ChildRegistry {
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  add(pgid: number): void {
+    const started = startTime(pgid);
+    if (started) writeFileSync(join(this.dir, String(pgid)), started);
+  }
+
+  remove(pgid: number): void {
+    rmSync(join(this.dir, String(pgid)), { force: true });
+  }
+
+  /** Kills the groups a previous runtime left behind; returns how many it found alive. */
+  reap(): number {
+    let reaped = 0;
+    for (const name of readdirSync(this.dir)) {
+      const pgid = Number(name);
+      const recorded = readFileSync(join(this.dir, name), "utf8");
+      if (Number.isInteger(pgid) && startTime(pgid) === recorded) {
+        signalGroup(pgid, "SIGKILL");
+        reaped++;
+      }
+      rmSync(join(this.dir, name), { force: true });
+    }
+    return reaped;
+  }
+}

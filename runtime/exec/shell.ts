@@ -1,0 +1,96 @@
+/**
+ * Runs one shell block (setup, run, or a sweep item's command) in
+ * `bash -euo pipefail`, in its own process group so that a stop reaches the
+ * whole tree, streaming its output line by line and keeping a tail for the
+ * journal. The exit status is always reported, never swallowed.
+ */
+import { spawn } from "node:child_process";
+import { StringDecoder } from "node:string_decoder";
+
+export interface ShellTask {
+  script: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Each complete output line (stdout and stderr, in arrival order). */
+  onLine?: (line: string) => void;
+  /** Called with the process group id once the process runs. */
+  onStart?: (pgid: number) => void;
+  signal?: AbortSignal;
+  /** After an abort, SIGTERM first; SIGKILL after this grace period. */
+  graceMs?: number;
+}
+
+export interface ShellResult {
+  /** Exit status; null when killed by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Last lines of output (for failure records). */
+  tail: string;
+  seconds: number;
+}
+
+const TAIL_LINES = 40;
+
+export function runShell(task: ShellTask): Promise<ShellResult> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", ["-euo", "pipefail", "-c", task.script], {
+      cwd: task.cwd,
+      env: task.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true, // its own process group: signals reach grandchildren too
+    });
+    const tail: string[] = [];
+    const emit = (line: string) => {
+      tail.push(line);
+      if (tail.length > TAIL_LINES) tail.shift();
+      task.onLine?.(line);
+    };
+    for (const stream of [child.stdout, child.stderr]) {
+      const decoder = new StringDecoder("utf8");
+      let pending = "";
+      stream.on("data", (chunk: Buffer) => {
+        pending += decoder.write(chunk);
+        let newline: number;
+        while ((newline = pending.indexOf("\n")) >= 0) {
+          emit(pending.slice(0, newline));
+          pending = pending.slice(newline + 1);
+        }
+      });
+      stream.on("end", () => {
+        pending += decoder.end();
+        if (pending) emit(pending);
+      });
+    }
+    let killTimer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      signalGroup(child.pid, "SIGTERM");
+      killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), task.graceMs ?? 10_000);
+    };
+    if (task.signal?.aborted) stop();
+    else task.signal?.addEventListener("abort", stop, { once: true });
+    child.on("spawn", () => task.onStart?.(child.pid!));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(killTimer);
+      task.signal?.removeEventListener("abort", stop);
+      // Anything the script left running in its group goes with it.
+      signalGroup(child.pid, "SIGKILL");
+      resolve({ code, signal, tail: tail.join("\n"), seconds: (performance.now() - started) / 1000 });
+    });
+  });
+}
+
+export function signalGroup(pgid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pgid) return;
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** "exit 3", "killed by SIGTERM": how a result reads in messages. */
+export function describeExit(result: Pick<ShellResult, "code" | "signal">): string {
+  return result.signal ? `killed by ${result.signal}` : `exit ${result.code}`;
+}

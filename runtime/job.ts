@@ -1,0 +1,240 @@
+/**
+ * One run of a job on one machine: take the lease, run `setup` once per
+ * machine, the sweep's pending items, then `run`; keep the status object
+ * current; stop cleanly on a signal. Running it again resumes.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { ResolvedSpec } from "../core/spec/load";
+import { expandSweep, type SweepItem } from "../core/spec/sweep";
+import { ChildRegistry } from "./exec/orphans";
+import { describeExit, runShell, type ShellResult } from "./exec/shell";
+import { Lease, LeaseHeld, localHolderId } from "./lease";
+import { readStatus, StatusWriter, type JobState } from "./status";
+import type { Store } from "./store/store";
+import { visibleGpus } from "./sweep/gpus";
+import { ResumableSweep } from "./sweep/resumable";
+import { runSweep, type SweepOutcome } from "./sweep/runner";
+
+/** Exit statuses of the runtime. */
+export const RUNTIME_EXIT = {
+  succeeded: 0,
+  failed: 1,
+  /** Another instance holds the lease and `onBusy` was "exit". */
+  busy: 4,
+  /** Stopped by a signal; running again resumes. */
+  interrupted: 75, // EX_TEMPFAIL
+} as const;
+
+export interface JobEvents {
+  /** Output of setup, run, or a sweep item (key). */
+  line(source: string, line: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  progress?(outcome: { done: number; failed: number; total: number; running: number }): void;
+}
+
+export interface RunJobOptions {
+  spec: ResolvedSpec;
+  store: Store;
+  /** Machine-local state: journal file, setup marker, scratch. */
+  stateDir: string;
+  /** Where setup and run execute (the job's workdir). */
+  workDir: string;
+  signal: AbortSignal;
+  events: JobEvents;
+  holder?: string;
+  onBusy?: "wait" | "exit";
+  leaseTtlMs?: number;
+  heartbeatMs?: number;
+  graceMs?: number;
+}
+
+export interface JobResult {
+  state: JobState;
+  exitCode: number;
+  sweep?: SweepOutcome;
+  message: string;
+}
+
+export async function runJob(o: RunJobOptions): Promise<JobResult> {
+  const { spec, store, events } = o;
+  const holder = o.holder ?? localHolderId(randomBytes(3).toString("hex"));
+  mkdirSync(o.stateDir, { recursive: true });
+  const children = new ChildRegistry(join(o.stateDir, "children"));
+  const orphans = children.reap();
+  if (orphans) events.warn(`stopped ${orphans} process group(s) left running by a previous runtime on this machine`);
+
+  let lease: Lease;
+  try {
+    lease = await Lease.acquire({ store, holder, ttlMs: o.leaseTtlMs, onBusy: o.onBusy ?? "wait", log: events.info, onLost: (by) => lost.abort(new Error(`lease taken by ${by}`)) });
+  } catch (e) {
+    if (e instanceof LeaseHeld) return { state: "PENDING", exitCode: RUNTIME_EXIT.busy, message: `${e.message}; exiting without writing anything` };
+    throw e;
+  }
+  // Losing the lease stops the work as surely as a signal does.
+  const lost = new AbortController();
+  const signal = AbortSignal.any([o.signal, lost.signal]);
+
+  const previous = await readStatus(store);
+  const items = spec.sweep ? expandOrThrow(spec) : [];
+  const now = new Date().toISOString();
+  const status = new StatusWriter(store, {
+    job: spec.name,
+    state: "SETTING_UP",
+    holder,
+    items: { done: 0, failed: 0, total: items.length },
+    attempts: (previous?.attempts ?? 0) + 1,
+    started_at: previous?.started_at ?? now,
+    heartbeat_at: now,
+  });
+  const log = new RunLog(store, join(o.stateDir, "logs"), status.current.attempts);
+  const line = (source: string, text: string) => {
+    log.write(`[${source}] ${text}`);
+    events.line(source, text);
+  };
+  const heartbeat = setInterval(() => void status.update({}).catch(() => undefined), o.heartbeatMs ?? 15_000);
+  heartbeat.unref();
+
+  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.envs, SPOTJOB_JOB: spec.name, SPOTJOB_STORE: store.url };
+  const finish = async (state: JobState, exitCode: number, message: string, extra: { sweep?: SweepOutcome } = {}): Promise<JobResult> => {
+    clearInterval(heartbeat);
+    const stopReason = state === "INTERRUPTED" ? String((signal.reason as Error | undefined)?.message ?? signal.reason ?? "stop signal") : undefined;
+    await status.update({
+      state,
+      exit_code: exitCode,
+      ...(state === "SUCCEEDED" || state === "FAILED" ? { finished_at: new Date().toISOString() } : {}),
+      ...(state === "FAILED" ? { last_error: message } : {}),
+      ...(stopReason ? { stop_reason: stopReason } : {}),
+    });
+    await log.flush();
+    await lease.release();
+    return { state, exitCode, message, ...extra };
+  };
+
+  try {
+    await status.update({ state: "SETTING_UP" });
+    const setup = await runSetupOnce(spec.setup, o, env, children, signal, line);
+    if (setup && signal.aborted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, "stopped during setup");
+    if (setup && setup.code !== 0) return await finish("FAILED", RUNTIME_EXIT.failed, `setup failed (${describeExit(setup)})`);
+
+    await status.update({ state: "RUNNING" });
+    let outcome: SweepOutcome | undefined;
+    const resultsFile = join(o.stateDir, "results.jsonl");
+    if (spec.sweep) {
+      const sweep = await ResumableSweep.open({ items, key: (i: SweepItem) => i.key, checkpointPath: join(o.stateDir, "journal.jsonl"), store, onWarning: (w) => events.warn(w.message) });
+      try {
+        const progress = (running: number) => {
+          const { done, failed, total } = sweep.counts();
+          events.progress?.({ done, failed, total, running });
+          void status.update({ items: { done, failed, total } }).catch(() => undefined);
+        };
+        progress(0);
+        const slots = sweepSlots(spec, env, events);
+        outcome = await runSweep({
+          sweep,
+          command: spec.sweep.command,
+          slots,
+          maxAttempts: spec.sweep.max_attempts,
+          cwd: o.workDir,
+          env,
+          scratchDir: join(o.stateDir, "scratch"),
+          children,
+          signal,
+          graceMs: o.graceMs,
+          onLine: line,
+          onRecord: () => {
+            const { done, total } = sweep.counts();
+            progress(Math.min(slots.length, total - done));
+          },
+        });
+        writeFileSync(resultsFile, sweep.results().map((r) => `${JSON.stringify(r)}\n`).join(""));
+        await store.put("results.jsonl", readFileSync(resultsFile));
+        await status.update({ items: { done: outcome.done, failed: outcome.failed, total: outcome.total } });
+      } finally {
+        await sweep.close();
+      }
+      if (outcome.interrupted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, `stopped with ${outcome.done}/${outcome.total} items done`, { sweep: outcome });
+      if (outcome.done < outcome.total) {
+        return await finish("FAILED", RUNTIME_EXIT.failed, `${outcome.total - outcome.done} of ${outcome.total} items failed after ${spec.sweep.max_attempts} attempt(s); run again to retry them`, { sweep: outcome });
+      }
+    }
+    if (spec.run.trim()) {
+      const run = await runShell({ script: spec.run, cwd: o.workDir, env: { ...env, SWEEP_RESULTS: resultsFile }, signal, graceMs: o.graceMs, onStart: (p) => children.add(p), onLine: (l) => line("run", l) });
+      if (signal.aborted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, "stopped during run", { sweep: outcome });
+      if (run.code !== 0) return await finish("FAILED", RUNTIME_EXIT.failed, `run failed (${describeExit(run)})`, { sweep: outcome });
+    }
+    return await finish("SUCCEEDED", RUNTIME_EXIT.succeeded, outcome ? `all ${outcome.total} items done` : "run finished", { sweep: outcome });
+  } catch (e) {
+    const message = (e as Error).message;
+    return await finish(signal.aborted ? "INTERRUPTED" : "FAILED", signal.aborted ? RUNTIME_EXIT.interrupted : RUNTIME_EXIT.failed, message);
+  }
+}
+
+function expandOrThrow(spec: ResolvedSpec): SweepItem[] {
+  const expansion = expandSweep(spec.sweep!);
+  if (!expansion.ok) throw new Error(`invalid sweep: ${expansion.problems[0].message}`);
+  return expansion.items;
+}
+
+function sweepSlots(spec: ResolvedSpec, env: NodeJS.ProcessEnv, events: JobEvents): Array<{ devices?: string }> {
+  const parallel = spec.sweep!.parallel;
+  if (parallel !== "gpus") return Array.from({ length: parallel }, () => ({}));
+  const gpus = visibleGpus(env);
+  if (gpus.length === 0) {
+    events.warn("parallel: gpus, but no GPU is visible on this machine: running one item at a time");
+    return [{}];
+  }
+  return gpus.map((devices) => ({ devices }));
+}
+
+/** Runs setup unless this machine already finished this exact setup; undefined when skipped. */
+async function runSetupOnce(
+  script: string,
+  o: RunJobOptions,
+  env: NodeJS.ProcessEnv,
+  children: ChildRegistry,
+  signal: AbortSignal,
+  line: (source: string, text: string) => void,
+): Promise<ShellResult | undefined> {
+  if (!script.trim()) return undefined;
+  const marker = join(o.stateDir, "setup.done");
+  const digest = createHash("sha256").update(script).digest("hex");
+  if (existsSync(marker) && readFileSync(marker, "utf8") === digest) {
+    o.events.info("setup already finished on this machine: skipping it");
+    return undefined;
+  }
+  const result = await runShell({ script, cwd: o.workDir, env, signal, graceMs: o.graceMs, onStart: (p) => children.add(p), onLine: (l) => line("setup", l) });
+  if (result.code === 0 && !signal.aborted) writeFileSync(marker, digest);
+  return result;
+}
+
+/** The run's output: appended locally as it comes, copied to the store now and then and at the end. */
+class RunLog {
+  private readonly file: string;
+  private dirty = false;
+  private timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: Store,
+    dir: string,
+    private readonly attempt: number,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    this.file = resolve(dir, `run-${attempt}.log`);
+    this.timer = setInterval(() => void this.flush().catch(() => undefined), 5000);
+    this.timer.unref();
+  }
+
+  write(line: string): void {
+    appendFileSync(this.file, `${line}\n`);
+    this.dirty = true;
+  }
+
+  async flush(): Promise<void> {
+    if (!this.dirty) return;
+    this.dirty = false;
+    await this.store.put(`logs/run-${String(this.attempt).padStart(4, "0")}.log`, readFileSync(this.file));
+  }
+}

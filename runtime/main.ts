@@ -1,0 +1,56 @@
+/**
+ * The on-instance runtime, bundled to one file (dist/runtime.cjs):
+ *   node runtime.cjs run --spec job.json --store s3://bucket/prefix [--state DIR]
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { formatDiagnostic } from "../core/spec/diagnostics";
+import { loadSpecFile, type ResolvedSpec } from "../core/spec/load";
+import { RUNTIME_EXIT } from "./job";
+import { launch } from "./launch";
+
+const USAGE = `spotjob runtime: runs one job on this machine, resumably.
+
+Usage:
+  runtime.cjs run --spec FILE --store URL [--state DIR] [--exit-if-busy]
+      FILE: the job spec (YAML, or the resolved spec as JSON).
+      URL: a directory, s3://bucket/prefix or gs://bucket/prefix.
+      DIR: machine-local state (default /var/lib/spotjob/<job>).
+
+Exit status: 0 succeeded, 1 failed, 4 another instance holds the job,
+75 interrupted (run again to resume).
+`;
+
+function loadSpec(file: string): ResolvedSpec {
+  if (file.endsWith(".json")) return JSON.parse(readFileSync(file, "utf8")) as ResolvedSpec;
+  const result = loadSpecFile(file);
+  if (!result.ok) {
+    for (const d of result.errors) process.stderr.write(`${formatDiagnostic(d)}\n`);
+    process.exit(RUNTIME_EXIT.failed);
+  }
+  return result.loaded.spec;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command !== "run") {
+    process.stdout.write(USAGE);
+    return command === "--help" || command === "-h" ? 0 : RUNTIME_EXIT.failed;
+  }
+  const { values } = parseArgs({ args: rest, options: { spec: { type: "string" }, store: { type: "string" }, state: { type: "string" }, "exit-if-busy": { type: "boolean" } }, strict: true });
+  if (!values.spec || !values.store) {
+    process.stderr.write(USAGE);
+    return RUNTIME_EXIT.failed;
+  }
+  const spec = loadSpec(values.spec);
+  const result = await launch({ spec, specFile: values.spec, storeUrl: values.store, stateDir: values.state ?? `/var/lib/spotjob/${spec.name}`, onBusy: values["exit-if-busy"] ? "exit" : "wait" });
+  return result.exitCode;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`spotjob runtime: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(RUNTIME_EXIT.failed);
+  },
+);
