@@ -59,7 +59,19 @@ type Token = { literal: string } | { field: string };
  * `{name}` and `{a.b}` are fields; `{{` and `}}` are literal braces; `${...}`
  * and anything that is not an identifier path (`{a,b}`, `{ cmd; }`) stay shell.
  */
+const parsedTemplates = new Map<string, Token[]>();
+
 export function parseTemplate(template: string): Token[] {
+  // Keys and commands render once per item: parse each template once.
+  let tokens = parsedTemplates.get(template);
+  if (!tokens) {
+    tokens = tokenize(template);
+    if (parsedTemplates.size < 1000) parsedTemplates.set(template, tokens);
+  }
+  return tokens;
+}
+
+function tokenize(template: string): Token[] {
   const tokens: Token[] = [];
   let literal = "";
   const field = /^\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\}/;
@@ -120,7 +132,7 @@ export function renderCommand(command: string, fields: SweepFields): string {
 /** The key of one item under the spec's `key` (a template or a field name). */
 export function renderKey(key: string | undefined, fields: SweepFields): string {
   if (key === undefined) return hashKey(fields);
-  const template = templateFields(key).length > 0 || key.includes("{") ? key : `{${key}}`;
+  const template = key.includes("{") ? key : `{${key}}`;
   return render(template, fields, (s) => s);
 }
 

@@ -55,19 +55,20 @@ export class Journal {
   static async open(options: JournalOptions): Promise<Journal> {
     const warn = options.onWarning ?? (() => undefined);
     const local = await readLocal(options.path, warn);
-    const remote: StoreJournal = options.store ? await readStore(options.store, warn) : { lines: [], objects: [], nextSeq: 0 };
+    const remote: StoreJournal = options.store ? await readStore(options.store, warn) : { lines: [], records: [], objects: [], nextSeq: 0 };
 
     // Merge: the store's history first, then local lines it has not seen.
-    const merged: string[] = [...remote.lines];
+    const merged: string[] = remote.lines;
+    const mergedRecords: JournalRecord[] = remote.records;
     const seen = new Set(remote.lines);
     const missingRemotely: string[] = [];
-    for (const line of local.lines) {
-      if (seen.has(line)) continue;
+    local.lines.forEach((line, i) => {
+      if (seen.has(line)) return;
       seen.add(line);
       merged.push(line);
+      mergedRecords.push(local.records[i]);
       missingRemotely.push(line);
-    }
-    const mergedRecords = merged.map((line) => JSON.parse(line) as JournalRecord);
+    });
 
     // The local file becomes exactly the merged history (atomically), unless it already is.
     const localIsMerged = local.lines.length === merged.length && !local.needsRewrite;
@@ -152,37 +153,35 @@ function objectKey(kind: "base" | "seg", seq: number): string {
   return `${PREFIX}${kind}-${String(seq).padStart(10, "0")}.jsonl`;
 }
 
-function splitLines(data: Buffer, file: string): { lines: string[]; intactBytes: number; tornBytes: number } {
-  const scan = scanJournal(data, file);
-  const text = data.toString("utf8", 0, scan.intactBytes);
-  const lines = text === "" ? [] : text.split("\n").slice(0, -1).map((l) => `${l}\n`);
-  return { lines, intactBytes: scan.intactBytes, tornBytes: scan.tornBytes };
+/** Lines and their decoded records, kept side by side so nothing is parsed twice. */
+interface Copy {
+  lines: string[];
+  records: JournalRecord[];
 }
 
-async function readLocal(path: string, warn: (w: JournalWarning) => void): Promise<{ lines: string[]; intactBytes?: number; needsRewrite: boolean }> {
+async function readLocal(path: string, warn: (w: JournalWarning) => void): Promise<Copy & { intactBytes?: number; needsRewrite: boolean }> {
   let data: Buffer;
   try {
     data = await fs.readFile(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { lines: [], needsRewrite: true };
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { lines: [], records: [], needsRewrite: true };
     throw e;
   }
   try {
-    const { lines, intactBytes, tornBytes } = splitLines(data, path);
+    const { lines, records, intactBytes, tornBytes } = scanJournal(data, path);
     if (tornBytes > 0) warn({ message: `${path}: cut a torn last record (${tornBytes} bytes at offset ${intactBytes})` });
-    return { lines, intactBytes, needsRewrite: false };
+    return { lines, records, intactBytes, needsRewrite: false };
   } catch (e) {
     if (!(e instanceof JournalCorruptError)) throw e;
     // Never clobber evidence: keep the damaged file beside the rebuilt one.
     const aside = `${path}.corrupt-${Date.now()}`;
     await fs.rename(path, aside);
     warn({ message: `${e.message}; kept it as ${aside} and rebuilt the journal from the newest intact copy` });
-    return { lines: [], needsRewrite: true };
+    return { lines: [], records: [], needsRewrite: true };
   }
 }
 
-interface StoreJournal {
-  lines: string[];
+interface StoreJournal extends Copy {
   /** Every journal object read or superseded: compaction replaces them all. */
   objects: string[];
   nextSeq: number;
@@ -198,7 +197,7 @@ async function readStore(store: Store, warn: (w: JournalWarning) => void): Promi
   // Start from the newest intact base; older objects are what it replaced.
   let start = 0;
   const bases = objects.filter((o) => o.kind === "base").reverse();
-  const bodies = new Map<string, string[]>();
+  const bodies = new Map<string, Copy>();
   for (const base of bases) {
     const lines = await readObject(store, base.key, warn);
     if (lines) {
@@ -208,27 +207,31 @@ async function readStore(store: Store, warn: (w: JournalWarning) => void): Promi
     }
   }
   const lines: string[] = [];
+  const records: JournalRecord[] = [];
   const used: string[] = [];
   for (const o of objects.slice(start)) {
     const body = bodies.get(o.key) ?? (o.kind === "seg" ? await readObject(store, o.key, warn) : undefined);
     used.push(o.key);
-    if (body) lines.push(...body);
+    if (body) {
+      for (const line of body.lines) lines.push(line);
+      for (const record of body.records) records.push(record);
+    }
   }
   // Everything before the base is superseded; list it for deletion too.
   const superseded = objects.slice(0, start).map((o) => o.key);
-  return { lines, objects: [...superseded, ...used], nextSeq };
+  return { lines, records, objects: [...superseded, ...used], nextSeq };
 }
 
 /** An object's lines, or undefined (with a warning) if it fails its check. */
-async function readObject(store: Store, key: string, warn: (w: JournalWarning) => void): Promise<string[] | undefined> {
+async function readObject(store: Store, key: string, warn: (w: JournalWarning) => void): Promise<Copy | undefined> {
   const object = await store.get(key);
   if (!object) return undefined;
   const where = `${store.url}/${key}`;
   try {
-    const { lines, tornBytes, intactBytes } = splitLines(object.body, where);
+    const { lines, records, tornBytes, intactBytes } = scanJournal(object.body, where);
     // Objects are written whole: any damage is corruption, not a torn write.
     if (tornBytes > 0) throw new JournalCorruptError(where, intactBytes);
-    return lines;
+    return { lines, records };
   } catch (e) {
     if (!(e instanceof JournalCorruptError)) throw e;
     // Keep the damaged object for inspection: compaction deletes the original.

@@ -17,6 +17,8 @@ export class JournalCorruptError extends Error {
 
 export interface Scan {
   records: JournalRecord[];
+  /** Each record's line, `\n` included (what identifies it when copies are merged). */
+  lines: string[];
   /** Length of the intact prefix: appending starts here. */
   intactBytes: number;
   /** Bytes after the intact prefix that were cut (a torn last write). */
@@ -27,20 +29,23 @@ const NEWLINE = 0x0a;
 
 export function scanJournal(data: Buffer, file: string): Scan {
   const records: JournalRecord[] = [];
+  const lines: string[] = [];
   let offset = 0;
   let damagedAt = -1;
   while (offset < data.length) {
     const end = data.indexOf(NEWLINE, offset);
     if (end < 0) break; // no newline: a torn tail
-    const record = decodeRecord(data.toString("utf8", offset, end));
+    const line = data.toString("utf8", offset, end);
+    const record = decodeRecord(line);
     if (record) {
       if (damagedAt >= 0) throw new JournalCorruptError(file, damagedAt);
       records.push(record);
+      lines.push(`${line}\n`);
     } else if (damagedAt < 0) {
       damagedAt = offset;
     }
     offset = end + 1;
   }
   const intactBytes = damagedAt >= 0 ? damagedAt : offset;
-  return { records, intactBytes, tornBytes: data.length - intactBytes };
+  return { records, lines, intactBytes, tornBytes: data.length - intactBytes };
 }

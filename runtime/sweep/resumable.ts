@@ -44,6 +44,8 @@ export class ResumableSweep<T> {
   private readonly tries = new Map<string, number>();
   /** Keys of this sweep's items: records of items since removed from the spec do not count. */
   private readonly keys: Set<string>;
+  /** Each item's key, computed once, in item order. */
+  private readonly itemKeys: string[];
   private tally = { done: 0, failed: 0 };
 
   private constructor(
@@ -51,7 +53,8 @@ export class ResumableSweep<T> {
     readonly items: readonly T[],
     private readonly keyFn: (item: T) => string,
   ) {
-    this.keys = new Set(items.map(keyFn));
+    this.itemKeys = items.map(keyFn);
+    this.keys = new Set(this.itemKeys);
     for (const r of journal.records) this.note(r);
   }
 
@@ -86,23 +89,23 @@ export class ResumableSweep<T> {
 
   /** Items finished successfully, with their results, in item order. */
   get completed(): Array<{ key: string; item: T; result: unknown }> {
-    return this.items.flatMap((item) => {
-      const r = this.latest.get(this.keyFn(item));
+    return this.items.flatMap((item, i) => {
+      const r = this.latest.get(this.itemKeys[i]);
       return r?.status === "done" ? [{ key: r.key, item, result: r.result }] : [];
     });
   }
 
   /** Items whose latest attempt failed. */
   get failed(): Array<{ key: string; item: T; record: JournalRecord }> {
-    return this.items.flatMap((item) => {
-      const r = this.latest.get(this.keyFn(item));
+    return this.items.flatMap((item, i) => {
+      const r = this.latest.get(this.itemKeys[i]);
       return r?.status === "failed" ? [{ key: r.key, item, record: r }] : [];
     });
   }
 
   /** Items not yet done (never tried, or failed: a resume retries them). */
   get pending(): T[] {
-    return this.items.filter((item) => this.latest.get(this.keyFn(item))?.status !== "done");
+    return this.items.filter((_, i) => this.latest.get(this.itemKeys[i])?.status !== "done");
   }
 
   /** The record that decides a key's state, if any. */
@@ -117,7 +120,7 @@ export class ResumableSweep<T> {
 
   /** The latest record of every item that has one, in item order. */
   results(): JournalRecord[] {
-    return this.items.flatMap((item) => this.latest.get(this.keyFn(item)) ?? []);
+    return this.itemKeys.flatMap((key) => this.latest.get(key) ?? []);
   }
 
   async record(item: T, result?: unknown, options: RecordOptions = {}): Promise<void> {

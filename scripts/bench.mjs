@@ -1,0 +1,33 @@
+// Runs a benchmark: `npm run bench -- journal` bundles bench/journal.ts and runs it.
+import { build } from "esbuild";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const names = process.argv.slice(2);
+const available = readdirSync(join(root, "bench")).filter((f) => /\.(ts|mjs)$/.test(f)).map((f) => f.replace(/\.(ts|mjs)$/, ""));
+if (names.length === 0) {
+  console.error(`usage: npm run bench -- <${available.join("|")}> [...]`);
+  process.exit(1);
+}
+for (const name of names) {
+  let entry = join(root, "bench", `${name}.ts`);
+  if (!existsSync(entry)) {
+    const mjs = join(root, "bench", `${name}.mjs`);
+    if (!existsSync(mjs)) {
+      console.error(`no benchmark ${name}; available: ${available.join(", ")}`);
+      process.exit(1);
+    }
+    entry = mjs;
+  } else {
+    const outfile = join(mkdtempSync(join(tmpdir(), "spotjob-bench-")), `${name}.cjs`);
+    await build({ entryPoints: [entry], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning", external: ["esbuild"] });
+    entry = outfile;
+  }
+  console.log(`== bench/${name}`);
+  const run = spawnSync(process.execPath, ["--expose-gc", entry], { stdio: "inherit", cwd: root });
+  if (run.status !== 0) process.exit(run.status ?? 1);
+}
