@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { closest } from "../core/spec/suggest";
 import { planCommand } from "./commands/plan";
+import { runCommand } from "./commands/run";
 import { schemaCommand } from "./commands/schema";
 import { CliError, EXIT } from "./exit-codes";
 import { style } from "./render/style";
@@ -17,6 +18,9 @@ const USAGE = `spotjob: run long GPU jobs and sweeps on spot capacity without lo
 Usage:
   spotjob plan <spec.yaml> [--json] [--catalog FILE]
       Check a job spec and show what it will run on and cost: offline, no credentials.
+  spotjob run <spec.yaml> [--store URL]
+      Run the job on this machine; run it again after Ctrl-C or kill -9 to resume.
+      Progress is kept in .spotjob/<job>/ (or URL: a directory, s3://, gs://).
   spotjob schema
       Print the job spec's JSON Schema (for editors; see jobs/job-spec.schema.json).
   spotjob --help | --version
@@ -40,6 +44,14 @@ const COMMANDS: Record<string, Command> = {
     run: (positionals, values) => {
       if (positionals.length !== 1) throw new CliError(`plan takes one spec file, got ${positionals.length}\nusage: ${COMMANDS.plan.summary}`);
       return planCommand(positionals[0], { json: Boolean(values.json), catalogFile: values.catalog as string | undefined });
+    },
+  },
+  run: {
+    summary: "spotjob run <spec.yaml> [--store URL] [--exit-if-busy]",
+    options: { store: { type: "string" }, "exit-if-busy": { type: "boolean" } },
+    run: (positionals, values) => {
+      if (positionals.length !== 1) throw new CliError(`run takes one spec file, got ${positionals.length}\nusage: ${COMMANDS.run.summary}`);
+      return runCommand(positionals[0], { store: values.store as string | undefined, exitIfBusy: Boolean(values["exit-if-busy"]) });
     },
   },
   schema: {

@@ -1,0 +1,109 @@
+/** `spotjob plan` as users run it: the built CLI, real files, exit codes and JSON. */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const root = join(__dirname, "../..");
+const cli = join(root, "dist/spotjob.cjs");
+const reference = join(root, "../shared/reference/jobs");
+
+beforeAll(() => {
+  execFileSync(process.execPath, [join(root, "scripts/build.mjs")]);
+});
+
+function plan(...args: string[]) {
+  const run = spawnSync(process.execPath, [cli, "plan", ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1", SPOTJOB_CATALOG: "" } });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr, json: args.includes("--json") ? JSON.parse(run.stdout) : undefined };
+}
+
+function spec(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "spotjob-plan-")), "job.yaml");
+  writeFileSync(file, text);
+  return file;
+}
+
+describe("spotjob plan on the users' reference specs", () => {
+  it("AWS H100: the single-H100 instance on spot, on-demand fallback, guards pass", () => {
+    const { code, json, stdout } = plan(join(reference, "confinement_h100_aws.yaml"), "--json");
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ ok: true, market: "spot", chosen: { instanceType: "p5.4xlarge", gpu: "H100", gpuCount: 1 }, fallback: { instanceType: "p5.4xlarge" } });
+    expect(json.chosen.region).toBe(json.fallback.region);
+    expect(json.guards.every((g: { ok: boolean }) => g.ok)).toBe(true);
+    expect(Object.keys(json)).toEqual(expect.arrayContaining(["ok", "spec", "chosen", "fallback", "offers", "guards", "warnings"]));
+    expect(stdout).toBe(plan(join(reference, "confinement_h100_aws.yaml"), "--json").stdout); // deterministic
+  });
+
+  it("GCP H100: a3-highgpu-1g on spot with its fallback, and the spot-only caveat as a warning", () => {
+    const { code, json } = plan(join(reference, "confinement_h100_gcp.yaml"), "--json");
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ ok: true, chosen: { instanceType: "a3-highgpu-1g", region: "us-central1" }, fallback: { instanceType: "a3-highgpu-1g" } });
+    expect(json.warnings.map((w: { path: string }) => w.path)).toContain("cost.spot_fallback");
+  });
+
+  it("GCP L4: g2-standard-4 spot in us-central1, no fallback", () => {
+    const { code, json } = plan(join(reference, "minimal_l4_gcp.yaml"), "--json");
+    expect(code).toBe(0);
+    expect(json).toMatchObject({ ok: true, market: "spot", chosen: { instanceType: "g2-standard-4", region: "us-central1" }, fallback: null });
+  });
+
+  it("runpod: exit 2, naming the supported providers", () => {
+    const text = plan(join(reference, "rehearsal_a100_runpod.yaml"));
+    expect(text.code).toBe(2);
+    expect(text.stderr).toContain("supported providers: aws, gcp, local");
+    const { code, json } = plan(join(reference, "rehearsal_a100_runpod.yaml"), "--json");
+    expect(code).toBe(2);
+    expect(json).toMatchObject({ ok: false, error: { code: "unsupported_provider", path: "provider", line: 2, column: 11 } });
+    expect(json.error.file).toContain("rehearsal_a100_runpod.yaml");
+  });
+});
+
+describe("spotjob plan exit codes", () => {
+  it("3 for a violated guard, naming the guard, the limit and the actual figure", () => {
+    const file = spec("provider: aws\ngpu_type: H100\nrun: x\ncost:\n  max_cost_per_hour: 5\n  spot_fallback: true\n");
+    const { code, json } = plan(file, "--json");
+    expect(code).toBe(3);
+    expect(json.ok).toBe(false);
+    expect(json.error).toMatchObject({ path: "cost.max_cost_per_hour", line: 5 });
+    expect(json.error.message).toMatch(/\$6\.90.*\$5\.00/);
+    const text = plan(file);
+    expect(text.code).toBe(3);
+    expect(text.stderr).toContain("max_cost_per_hour");
+  });
+
+  it("3 when max_runtime_minutes at the price exceeds the budget", () => {
+    const { code, json } = plan(spec("provider: gcp\ngpu_type: L4\nrun: x\nmax_runtime_minutes: 6000\ncost:\n  max_total_budget: 5\n"), "--json");
+    expect(code).toBe(3);
+    expect(json.error.path).toBe("max_runtime_minutes");
+  });
+
+  it("2 for an impossible GPU, naming the nearest offers", () => {
+    const { code, json } = plan(spec("provider: aws\ngpu_type: A100\ngpu_count: 1\nrun: x\n"), "--json");
+    expect(code).toBe(2);
+    expect(json.error).toMatchObject({ path: "gpu_count", line: 3 });
+    expect(json.error.message).toContain("p4d.24xlarge");
+  });
+
+  it("2 for an invalid spec, with file, line, column and path", () => {
+    const { code, json } = plan(spec("provider: aws\ngpu_type: L4\ngpu_cout: 1\nrun: x\n"), "--json");
+    expect(code).toBe(2);
+    expect(json).toMatchObject({ ok: false, error: { code: "unknown_key", path: "gpu_cout", line: 3, column: 1 } });
+  });
+
+  it("1 for a missing file", () => {
+    const { code, json } = plan("/nonexistent/job.yaml", "--json");
+    expect(code).toBe(1);
+    expect(json.error.code).toBe("not_found");
+  });
+
+  it("1 with a message for usage errors, never a stack trace", () => {
+    const run = spawnSync(process.execPath, [cli, "plna", "x.yaml"], { encoding: "utf8" });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain("did you mean `plan`?");
+    const flag = spawnSync(process.execPath, [cli, "plan", "x.yaml", "--jsn"], { encoding: "utf8" });
+    expect(flag.status).toBe(1);
+    expect(flag.stderr).toMatch(/Unknown option '--jsn'/);
+    expect(flag.stderr).not.toMatch(/\n\s+at /);
+  });
+});
