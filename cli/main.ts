@@ -7,6 +7,7 @@ import { closest } from "../core/spec/suggest";
 import { planCommand } from "./commands/plan";
 import { runCommand } from "./commands/run";
 import { schemaCommand } from "./commands/schema";
+import { logsCommand, statusCommand } from "./commands/status";
 import { CliError, EXIT } from "./exit-codes";
 import { style } from "./render/style";
 
@@ -21,6 +22,10 @@ Usage:
   spotjob run <spec.yaml> [--store URL]
       Run the job on this machine; run it again after Ctrl-C or kill -9 to resume.
       Progress is kept in .spotjob/<job>/ (or URL: a directory, s3://, gs://).
+  spotjob status <spec.yaml> [--store URL] [--json]
+      Where the job stands: state, items done/failed/total, attempts, last error.
+  spotjob logs <spec.yaml> [--store URL] [--attempt N]
+      The job's output, from the store (the latest attempt unless told).
   spotjob schema
       Print the job spec's JSON Schema (for editors; see jobs/job-spec.schema.json).
   spotjob --help | --version
@@ -52,6 +57,22 @@ const COMMANDS: Record<string, Command> = {
     run: (positionals, values) => {
       if (positionals.length !== 1) throw new CliError(`run takes one spec file, got ${positionals.length}\nusage: ${COMMANDS.run.summary}`);
       return runCommand(positionals[0], { store: values.store as string | undefined, exitIfBusy: Boolean(values["exit-if-busy"]) });
+    },
+  },
+  status: {
+    summary: "spotjob status <spec.yaml> [--store URL] [--json]",
+    options: { store: { type: "string" }, json: { type: "boolean" } },
+    run: (positionals, values) => {
+      if (positionals.length !== 1) throw new CliError(`status takes one spec file, got ${positionals.length}\nusage: ${COMMANDS.status.summary}`);
+      return statusCommand(positionals[0], { store: values.store as string | undefined, json: Boolean(values.json) });
+    },
+  },
+  logs: {
+    summary: "spotjob logs <spec.yaml> [--store URL] [--attempt N]",
+    options: { store: { type: "string" }, attempt: { type: "string" } },
+    run: (positionals, values) => {
+      if (positionals.length !== 1) throw new CliError(`logs takes one spec file, got ${positionals.length}\nusage: ${COMMANDS.logs.summary}`);
+      return logsCommand(positionals[0], { store: values.store as string | undefined, attempt: values.attempt as string | undefined });
     },
   },
   schema: {

@@ -4,8 +4,8 @@
  * current; stop cleanly on a signal. Running it again resumes.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { ResolvedSpec } from "../core/spec/load";
 import { expandSweep, type SweepItem } from "../core/spec/sweep";
 import { ChildRegistry } from "./exec/orphans";
@@ -62,10 +62,8 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const { spec, store, events } = o;
   const holder = o.holder ?? localHolderId(randomBytes(3).toString("hex"));
   mkdirSync(o.stateDir, { recursive: true });
-  const children = new ChildRegistry(join(o.stateDir, "children"));
-  const orphans = children.reap();
-  if (orphans) events.warn(`stopped ${orphans} process group(s) left running by a previous runtime on this machine`);
-
+  // Losing the lease stops the work as surely as a signal does.
+  const lost = new AbortController();
   let lease: Lease;
   try {
     lease = await Lease.acquire({ store, holder, ttlMs: o.leaseTtlMs, onBusy: o.onBusy ?? "wait", log: events.info, onLost: (by) => lost.abort(new Error(`lease taken by ${by}`)) });
@@ -73,8 +71,11 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
     if (e instanceof LeaseHeld) return { state: "PENDING", exitCode: RUNTIME_EXIT.busy, message: `${e.message}; exiting without writing anything` };
     throw e;
   }
-  // Losing the lease stops the work as surely as a signal does.
-  const lost = new AbortController();
+  // Only the lease holder reaps: a process group left here belongs to a
+  // runtime that died or lost the lease, never to a live instance we wait on.
+  const children = new ChildRegistry(join(o.stateDir, "children"));
+  const orphans = children.reap();
+  if (orphans) events.warn(`stopped ${orphans} process group(s) left running by a previous runtime on this machine`);
   const signal = AbortSignal.any([o.signal, lost.signal]);
 
   const previous = await readStatus(store);
@@ -90,6 +91,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
     heartbeat_at: now,
   });
   const log = new RunLog(store, join(o.stateDir, "logs"), status.current.attempts);
+  await log.salvage().catch((e) => events.warn(`could not copy earlier logs to the store: ${(e as Error).message}`));
   const line = (source: string, text: string) => {
     log.write(`[${source}] ${text}`);
     events.line(source, text);
@@ -235,6 +237,24 @@ class RunLog {
   async flush(): Promise<void> {
     if (!this.dirty) return;
     this.dirty = false;
-    await this.store.put(`logs/run-${String(this.attempt).padStart(4, "0")}.log`, readFileSync(this.file));
+    await this.store.put(RunLog.key(this.attempt), readFileSync(this.file));
+  }
+
+  /**
+   * Copies the logs of earlier attempts on this machine to the store: an
+   * attempt killed between two flushes left its tail only here.
+   */
+  async salvage(): Promise<void> {
+    for (const name of readdirSync(dirname(this.file))) {
+      const attempt = Number(/^run-(\d+)\.log$/.exec(name)?.[1]);
+      if (!attempt || attempt === this.attempt) continue;
+      const local = readFileSync(join(dirname(this.file), name));
+      const stored = await this.store.get(RunLog.key(attempt));
+      if (!stored || stored.body.length < local.length) await this.store.put(RunLog.key(attempt), local);
+    }
+  }
+
+  private static key(attempt: number): string {
+    return `logs/run-${String(attempt).padStart(4, "0")}.log`;
   }
 }

@@ -17,6 +17,8 @@ export interface LeaseBody {
   acquired_at: string;
 }
 
+const WAIT_POLL_MS = 2000;
+
 export class LeaseHeld extends Error {
   constructor(readonly holder: string, readonly expiresAt: number) {
     super(`another instance (${holder}) holds this job's lease until ${new Date(expiresAt).toISOString()}`);
@@ -90,7 +92,8 @@ export class Lease {
         if (this.o.onBusy === "exit") throw new LeaseHeld(held.holder, held.expires_at);
         if (!announced) this.o.log?.(`waiting: ${new LeaseHeld(held.holder, held.expires_at).message}`);
         announced = true;
-        await sleep(Math.min(Math.max(100, held.expires_at - this.o.now() + 50), this.o.ttlMs / 3));
+        // Look again soon: a holder that finishes releases the lease at once.
+        await sleep(Math.min(Math.max(100, held.expires_at - this.o.now() + 50), this.o.ttlMs / 3, WAIT_POLL_MS));
       } catch (e) {
         if (!(e instanceof PreconditionFailed)) throw e;
         // Someone else moved first: look again.

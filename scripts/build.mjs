@@ -18,6 +18,8 @@ export const bundles = [
   { entryPoints: [join(root, "cli/main.ts")], outfile: join(root, "dist/spotjob.cjs"), banner: { js: "#!/usr/bin/env node" } },
   // The on-instance runtime: one self-contained file, uploaded as is.
   { entryPoints: [join(root, "runtime/main.ts")], outfile: join(root, "dist/runtime.cjs"), minify: true, banner: { js: "#!/usr/bin/env node" } },
+  // The runtime's API for TypeScript programs: `require("spotjob/runtime")`.
+  { entryPoints: [join(root, "runtime/index.ts")], outfile: join(root, "dist/runtime-api.cjs") },
 ];
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -3,9 +3,9 @@
  * same runtime the cloud instances use. Run it again after Ctrl-C or kill -9
  * and it resumes.
  */
-import { join, resolve } from "node:path";
 import { launch } from "../../runtime/launch";
 import { EXIT } from "../exit-codes";
+import { jobHome } from "./job-home";
 import { loadOrReport } from "./load";
 
 export async function runCommand(specFile: string, options: { store?: string; exitIfBusy?: boolean }): Promise<number> {
@@ -15,7 +15,7 @@ export async function runCommand(specFile: string, options: { store?: string; ex
   if (spec.provider !== "local") {
     process.stderr.write(`spotjob: note: ${specFile} says provider: ${spec.provider}; \`spotjob run\` runs it here, on this machine (use \`pulumi up\` to launch it on ${spec.provider})\n`);
   }
-  const home = resolve(".spotjob", spec.name);
-  const result = await launch({ spec, specFile, storeUrl: options.store ?? home, stateDir: join(home, "machine"), onBusy: options.exitIfBusy ? "exit" : "wait" });
+  const home = jobHome(spec);
+  const result = await launch({ spec, specFile, storeUrl: options.store ?? home.store, stateDir: home.state, onBusy: options.exitIfBusy ? "exit" : "wait" });
   return result.exitCode === 0 ? EXIT.ok : result.exitCode;
 }

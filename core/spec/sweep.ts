@@ -48,8 +48,13 @@ export function hashKey(fields: SweepFields): string {
   return createHash("sha256").update(canonicalJson(fields)).digest("hex").slice(0, 16);
 }
 
-/** POSIX shell single-quoting: safe for any string, including quotes and newlines. */
+/**
+ * POSIX shell quoting, safe for any string including quotes and newlines.
+ * A plain word (numbers, names, paths) stays bare, as Python's shlex.quote
+ * does, so `{n}` also works inside "..." and $(( )).
+ */
 export function shellQuote(value: string): string {
+  if (/^[A-Za-z0-9_@%+:,./-]+$/.test(value)) return value;
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -15,13 +15,15 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 100, maxMs: 500
 const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ENOTFOUND", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "TimeoutError", "RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable", "ThrottlingException"]);
 
 export function isTransient(e: unknown): boolean {
-  const err = e as { code?: string | number; name?: string; status?: number; statusCode?: number; $metadata?: { httpStatusCode?: number }; $retryable?: unknown; cause?: unknown };
+  const err = e as { code?: string | number; name?: string; type?: string; status?: number; statusCode?: number; $metadata?: { httpStatusCode?: number }; $retryable?: unknown; cause?: unknown };
   // SDKs spell the HTTP status differently: $metadata (AWS), numeric `code` (GCS), status/statusCode (fetch, gaxios).
   const status = err?.$metadata?.httpStatusCode ?? err?.status ?? err?.statusCode ?? (typeof err?.code === "number" ? err.code : undefined);
   if (typeof status === "number" && (status >= 500 || status === 429 || status === 408)) return true;
   if (err?.$retryable) return true;
   if (TRANSIENT_CODES.has(String(err?.code)) || TRANSIENT_CODES.has(String(err?.name))) return true;
   if (err?.name === "AbortError") return true;
+  // node-fetch (under the GCS client) reports timeouts and socket errors by `type`.
+  if (err?.type === "request-timeout" || err?.type === "system") return true;
   return err?.cause !== undefined && err.cause !== e ? isTransient(err.cause) : false;
 }
 

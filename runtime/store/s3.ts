@@ -36,6 +36,15 @@ export class S3Store implements Store {
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
 
+  /**
+   * A hard deadline per request. The handler's socket timeout alone let a
+   * request whose response never came hang a runtime for good (seen once in
+   * 200 kills under injected hangs); an aborted request is retried.
+   */
+  private deadline(): { abortSignal: AbortSignal } {
+    return { abortSignal: AbortSignal.timeout(requestTimeoutMs() + 1000) };
+  }
+
   private async call<T>(what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
     try {
       return await withRetry(fn, this.retry);
@@ -48,7 +57,7 @@ export class S3Store implements Store {
   async get(key: string): Promise<StoredObject | undefined> {
     return this.call(`get ${key}`, async () => {
       try {
-        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }), this.deadline());
         const body = Buffer.from(await out.Body!.transformToByteArray());
         return { body, version: out.ETag ?? "" };
       } catch (e) {
@@ -70,6 +79,7 @@ export class S3Store implements Store {
             IfNoneMatch: condition.ifAbsent ? "*" : undefined,
             IfMatch: condition.ifVersion,
           }),
+          this.deadline(),
         );
         return { version: out.ETag ?? "" };
       } catch (e) {
@@ -94,7 +104,7 @@ export class S3Store implements Store {
       const keys: string[] = [];
       let token: string | undefined;
       do {
-        const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token }));
+        const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token }), this.deadline());
         for (const o of out.Contents ?? []) if (o.Key) keys.push(this.prefix ? o.Key.slice(this.prefix.length + 1) : o.Key);
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token);
@@ -103,7 +113,7 @@ export class S3Store implements Store {
   }
 
   async delete(key: string): Promise<void> {
-    await this.call(`delete ${key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) })));
+    await this.call(`delete ${key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }), this.deadline()));
   }
 }
 

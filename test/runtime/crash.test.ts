@@ -22,6 +22,9 @@ import { buildRuntime } from "../helpers/runtime-bundle";
 const KILLS = Number(process.env.SPOTJOB_CRASH_KILLS ?? 200);
 const REMOTE_KILLS = Number(process.env.SPOTJOB_CRASH_KILLS_REMOTE ?? 100);
 const ITEMS = 40;
+const RUN_LIMIT_MS = 120_000;
+/** Per test; bench/crash raises it with the kill counts. */
+const TEST_TIMEOUT_MS = Number(process.env.SPOTJOB_CRASH_TIMEOUT_S ?? 900) * 1000;
 const hasMoto = requireBinary("moto_server");
 const hasGcs = requireBinary("fake-gcs-server");
 
@@ -72,7 +75,17 @@ function start(spec: string, store: string, state: string, env: NodeJS.ProcessEn
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
-  const done = new Promise<Run>((resolve) => child.on("close", (exit, signal) => resolve({ exit, signal, output })));
+  // A run that hangs fails the test with its output instead of hanging it.
+  const watchdog = setTimeout(() => {
+    output += `\n(test watchdog: no exit after ${RUN_LIMIT_MS / 1000} s; killed)`;
+    child.kill("SIGKILL");
+  }, RUN_LIMIT_MS);
+  const done = new Promise<Run>((resolve) =>
+    child.on("close", (exit, signal) => {
+      clearTimeout(watchdog);
+      resolve({ exit, signal, output });
+    }),
+  );
   return { child, done };
 }
 
@@ -125,7 +138,7 @@ describe("crash consistency under SIGKILL", () => {
   it(`local directory store: ${KILLS} kills`, async () => {
     const dir = mkdtempSync(join(tmpdir(), "spotjob-store-"));
     await crashLoop(KILLS, dir, {}, {});
-  }, 900_000);
+  }, TEST_TIMEOUT_MS);
 
   it.runIf(hasMoto)(`S3 (moto_server) with injected faults: ${REMOTE_KILLS} kills`, async () => {
     await new S3Client({ endpoint: moto!.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }).send(new CreateBucketCommand({ Bucket: "crash" }));
@@ -134,7 +147,7 @@ describe("crash consistency under SIGKILL", () => {
     await crashLoop(REMOTE_KILLS, "s3://crash/jobs", emulatorEnv({ ...moto!, endpoint: proxy.endpoint }), emulatorEnv(moto));
     expect(proxy.counts.before + proxy.counts.after + proxy.counts.hang).toBeGreaterThan(0);
     console.log("S3 faults injected:", proxy.counts);
-  }, 900_000);
+  }, TEST_TIMEOUT_MS);
 
   it.runIf(hasGcs)(`GCS (fake-gcs-server) with injected faults: ${REMOTE_KILLS} kills`, async () => {
     await createGcsBucket(gcs!, "crash");
@@ -143,5 +156,5 @@ describe("crash consistency under SIGKILL", () => {
     await crashLoop(REMOTE_KILLS, "gs://crash/jobs", emulatorEnv(undefined, { ...gcs!, endpoint: proxy.endpoint }), emulatorEnv(undefined, gcs));
     expect(proxy.counts.before + proxy.counts.after + proxy.counts.hang).toBeGreaterThan(0);
     console.log("GCS faults injected:", proxy.counts);
-  }, 900_000);
+  }, TEST_TIMEOUT_MS);
 });

@@ -17,7 +17,7 @@ describe("templates", () => {
   });
 
   it.each([
-    ["{lr}", { lr: 0.1 }, "'0.1'"],
+    ["{lr}", { lr: 0.1 }, "0.1"],
     ["--name {n}", { n: "it's; rm -rf /" }, `--name 'it'\\''s; rm -rf /'`],
     ["{o}", { o: { b: 1, a: [2] } }, `'{"a":[2],"b":1}'`],
     ["{x}", { x: null }, "''"],
@@ -33,6 +33,13 @@ describe("templates", () => {
       expect(out).toBe(value);
     }
     expect(shellQuote("")).toBe("''");
+  });
+
+  it("leaves plain words bare, so values work inside double quotes and arithmetic", () => {
+    expect(renderCommand("echo {n} {lr} {path} {name}", { n: 3, lr: 1e-4, path: "data/x.csv", name: "run_a-1" })).toBe("echo 3 0.0001 data/x.csv run_a-1");
+    const out = execFileSync("bash", ["-c", renderCommand('echo "n={n}" $(( {n} * {n} ))', { n: 7 })], { encoding: "utf8" });
+    expect(out).toBe("n=7 49\n");
+    for (const special of ["a b", "x=1", "~root", "*", "a;b", "$x", "é", ""]) expect(shellQuote(special)).toMatch(/^'.*'$/s);
   });
 });
 

@@ -1,0 +1,71 @@
+/**
+ * `spotjob status <spec> [--store URL] [--json]` and `spotjob logs <spec>`:
+ * read what the runtime keeps in the job's store, wherever it runs.
+ */
+import { openStore } from "../../runtime/store/open";
+import { readStatus, type JobStatus } from "../../runtime/status";
+import { CliError, EXIT } from "../exit-codes";
+import { style } from "../render/style";
+import { jobHome } from "./job-home";
+import { loadOrReport } from "./load";
+
+function storeOf(specFile: string, storeUrl: string | undefined): { url: string; job: string } | number {
+  const loaded = loadOrReport(specFile);
+  if (typeof loaded === "number") return loaded;
+  return { url: storeUrl ?? jobHome(loaded.spec).store, job: loaded.spec.name };
+}
+
+export async function statusCommand(specFile: string, options: { store?: string; json?: boolean }): Promise<number> {
+  const where = storeOf(specFile, options.store);
+  if (typeof where === "number") return where;
+  const status = await readStatus(openStore(where.url));
+  if (!status) {
+    if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, job: where.job, store: where.url, error: "no run yet" })}\n`);
+    else process.stderr.write(`job ${where.job} has not run yet: nothing in ${where.url}\n  start it with \`spotjob run ${specFile}\` or \`pulumi up\`\n`);
+    return EXIT.error;
+  }
+  if (options.json) process.stdout.write(`${JSON.stringify({ ok: true, store: where.url, ...status })}\n`);
+  else process.stdout.write(formatStatus(status, where.url));
+  return EXIT.ok;
+}
+
+export function formatStatus(s: JobStatus, storeUrl: string, now = Date.now()): string {
+  const paint = style();
+  const colour = s.state === "SUCCEEDED" ? paint.green : s.state === "FAILED" ? paint.red : s.state === "INTERRUPTED" ? paint.yellow : paint.bold;
+  const ago = (iso: string) => {
+    const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+    return seconds < 120 ? `${seconds} s ago` : seconds < 7200 ? `${Math.round(seconds / 60)} min ago` : `${(seconds / 3600).toFixed(1)} h ago`;
+  };
+  const lines = [
+    `job        ${s.job}: ${colour(s.state)}${s.exit_code !== undefined ? ` (exit ${s.exit_code})` : ""}`,
+    ...(s.items.total > 0 ? [`items      ${s.items.done}/${s.items.total} done, ${s.items.failed} failed, ${s.items.total - s.items.done - s.items.failed} pending`] : []),
+    `attempts   ${s.attempts}`,
+    `started    ${s.started_at} (${ago(s.started_at)})`,
+    `heartbeat  ${s.heartbeat_at} (${ago(s.heartbeat_at)}) by ${s.holder}`,
+    ...(s.finished_at ? [`finished   ${s.finished_at}`] : []),
+    ...(s.stop_reason ? [`stopped    ${s.stop_reason}`] : []),
+    ...(s.last_error ? [`last error ${s.last_error}`] : []),
+    `store      ${storeUrl}`,
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+export async function logsCommand(specFile: string, options: { store?: string; attempt?: string }): Promise<number> {
+  const where = storeOf(specFile, options.store);
+  if (typeof where === "number") return where;
+  const store = openStore(where.url);
+  const logs = await store.list("logs/");
+  if (logs.length === 0) {
+    process.stderr.write(`job ${where.job} has no logs in ${where.url} yet\n`);
+    return EXIT.error;
+  }
+  let key = logs[logs.length - 1];
+  if (options.attempt !== undefined) {
+    const wanted = `logs/run-${options.attempt.padStart(4, "0")}.log`;
+    if (!logs.includes(wanted)) throw new CliError(`no log for attempt ${options.attempt}; attempts with logs: ${logs.map((k) => Number(/(\d+)\.log$/.exec(k)?.[1])).join(", ")}`);
+    key = wanted;
+  }
+  const object = await store.get(key);
+  process.stdout.write(object?.body ?? "");
+  return EXIT.ok;
+}

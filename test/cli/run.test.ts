@@ -1,0 +1,163 @@
+/**
+ * `spotjob run`, `status` and `logs` as users run them: the built CLI, a real
+ * sweep, kill -9 and Ctrl-C, then the same command again.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const root = join(__dirname, "../..");
+const cli = join(root, "dist/spotjob.cjs");
+
+beforeAll(() => {
+  execFileSync(process.execPath, [join(root, "scripts/build.mjs")]);
+});
+
+/** A job folder with a sweep whose every execution is appended to `executions`. */
+function job(items: number, seconds = 0.3, extra = "") {
+  const dir = mkdtempSync(join(tmpdir(), "spotjob-run-"));
+  const spec = join(dir, "job.yaml");
+  writeFileSync(
+    spec,
+    [
+      "version: 1",
+      "provider: local",
+      "name: cli-test",
+      "sweep:",
+      `  grid: {n: [${Array.from({ length: items }, (_, i) => i).join(", ")}]}`,
+      '  key: "n{n}"',
+      "  command: |",
+      "    echo {n} >> executions",
+      '    echo "item {n} says hello"',
+      `    sleep ${seconds}`,
+      '    echo "{\\"square\\": $(( {n} * {n} ))}" > "$SWEEP_RESULT"',
+      "  parallel: 2",
+      'run: echo "aggregated $(wc -l < "$SWEEP_RESULTS") results"',
+      "cost: {max_cost_per_hour: 0, max_total_budget: 0}",
+      extra,
+    ].join("\n"),
+  );
+  const env = { ...process.env, NO_COLOR: "1" };
+  const cmd = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: dir, encoding: "utf8", env, timeout: 60_000 });
+  const start = (...args: string[]): ChildProcess & { output: () => string } => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: dir, env });
+    let output = "";
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    return Object.assign(child, { output: () => output });
+  };
+  const status = () => {
+    const file = join(dir, ".spotjob", "cli-test", "status.json");
+    return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { state: string; items: { done: number; failed: number; total: number }; attempts: number }) : undefined;
+  };
+  const executions = () => (existsSync(join(dir, "executions")) ? readFileSync(join(dir, "executions"), "utf8").trim().split("\n") : []);
+  return { dir, spec, cmd, start, status, executions };
+}
+
+async function until(what: string, probe: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const exited = (child: ChildProcess) => new Promise<number | null>((done) => (child.exitCode !== null ? done(child.exitCode) : child.on("exit", (code) => done(code))));
+
+describe("spotjob run", () => {
+  it("resumes after kill -9 without repeating a finished item, then status and logs report it", async () => {
+    const j = job(10);
+    expect(j.cmd("status", "job.yaml").status).toBe(1);
+    expect(j.cmd("status", "job.yaml").stderr).toMatch(/has not run yet.*\n.*spotjob run job\.yaml/);
+
+    const first = j.start("run", "job.yaml");
+    await until("four items done", () => (j.status()?.items.done ?? 0) >= 4);
+    first.kill("SIGKILL");
+    await exited(first);
+    const doneBefore = j.status()!.items.done;
+    const startedBefore = j.executions().length;
+
+    const second = j.cmd("run", "job.yaml");
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stderr + second.stdout).toMatch(/taking over the lease.*has exited/);
+    expect(second.stderr + second.stdout).toMatch(/SUCCEEDED: all 10 items done/);
+
+    const runs = j.executions();
+    expect(new Set(runs).size).toBe(10);
+    // Only items in flight at the kill (at most `parallel` of them) ran twice.
+    expect(runs.length - 10).toBeLessThanOrEqual(startedBefore - doneBefore);
+    expect(runs.length - 10).toBeLessThanOrEqual(2);
+
+    const results = readFileSync(join(j.dir, ".spotjob", "cli-test", "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(results.map((r) => r.key).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `n${i}`).sort());
+    expect(results.find((r) => r.key === "n7").result).toEqual({ square: 49 });
+
+    const text = j.cmd("status", "job.yaml");
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/cli-test: SUCCEEDED \(exit 0\)/);
+    expect(text.stdout).toMatch(/items +10\/10 done, 0 failed, 0 pending/);
+    expect(text.stdout).toMatch(/attempts +2/);
+    const json = JSON.parse(j.cmd("status", "job.yaml", "--json").stdout);
+    expect(json).toMatchObject({ ok: true, job: "cli-test", state: "SUCCEEDED", attempts: 2, items: { done: 10, failed: 0, total: 10 } });
+
+    const logs = j.cmd("logs", "job.yaml");
+    expect(logs.status).toBe(0);
+    expect(logs.stdout).toMatch(/aggregated 10 results/);
+    expect(j.cmd("logs", "job.yaml", "--attempt", "1").stdout).toMatch(/item \d says hello/);
+    expect(j.cmd("logs", "job.yaml", "--attempt", "9").stderr).toMatch(/no log for attempt 9; attempts with logs: 1, 2/);
+  }, 90_000);
+
+  it("Ctrl-C stops cleanly (exit 75, INTERRUPTED) and the same command resumes", async () => {
+    const j = job(8);
+    const first = j.start("run", "job.yaml");
+    await until("two items done", () => (j.status()?.items.done ?? 0) >= 2);
+    first.kill("SIGINT");
+    expect(await exited(first)).toBe(75);
+    expect(first.output()).toMatch(/INTERRUPTED: stopped with \d\/8 items done/);
+    expect(j.status()!.state).toBe("INTERRUPTED");
+
+    const second = j.cmd("run", "job.yaml");
+    expect(second.status).toBe(0);
+    expect(new Set(j.executions()).size).toBe(8);
+    expect(j.executions().length).toBeLessThanOrEqual(10);
+  }, 60_000);
+
+  it("a second instance of the same job exits (--exit-if-busy) naming the holder, or waits and finds the work done", async () => {
+    const j = job(6, 0.5);
+    const first = j.start("run", "job.yaml");
+    await until("the first instance to run", () => j.status()?.state === "RUNNING");
+
+    const busy = j.cmd("run", "job.yaml", "--exit-if-busy");
+    expect(busy.status).toBe(4);
+    expect(busy.stderr + busy.stdout).toMatch(/another instance \(.*:\d+:\w+\) holds this job's lease until .*; exiting without writing anything/);
+
+    const waiter = j.start("run", "job.yaml");
+    await until("the waiter to say so", () => /waiting: another instance \(.*\) holds this job's lease/.test(waiter.output()));
+    expect(await exited(first)).toBe(0);
+    expect(await exited(waiter)).toBe(0);
+    // The waiter took over after the first finished and found nothing left to do.
+    expect(j.executions().length).toBe(6);
+    expect(j.status()!.attempts).toBe(2);
+  }, 60_000);
+
+  it("a failing item is recorded failed with its exit code, the job fails, and the next run retries only it", async () => {
+    const j = job(4, 0.05);
+    writeFileSync(join(j.dir, "fail-n2"), "");
+    writeFileSync(
+      j.spec,
+      readFileSync(j.spec, "utf8").replace("command: |\n", 'command: |\n    if [ {n} = 2 ] && [ -e fail-n2 ]; then echo "n2 broke" >&2; exit 7; fi\n'),
+    );
+    const failed = j.cmd("run", "job.yaml");
+    expect(failed.status).toBe(1);
+    expect(failed.stderr + failed.stdout).toMatch(/1 of 4 items failed/);
+    expect(j.status()).toMatchObject({ state: "FAILED", items: { done: 3, failed: 1, total: 4 } });
+    expect(j.cmd("status", "job.yaml").stdout).toMatch(/3\/4 done, 1 failed, 0 pending/);
+
+    execFileSync("rm", [join(j.dir, "fail-n2")]);
+    const before = j.executions().length;
+    expect(j.cmd("run", "job.yaml").status).toBe(0);
+    expect(j.executions().slice(before)).toEqual(["2"]);
+  }, 60_000);
+});
