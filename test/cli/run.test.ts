@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { until } from "../helpers/wait";
 
 const root = join(__dirname, "../..");
 const cli = join(root, "dist/spotjob.cjs");
@@ -56,13 +57,6 @@ function job(items: number, seconds = 0.3, extra = "") {
   return { dir, spec, cmd, start, status, executions };
 }
 
-async function until(what: string, probe: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!probe()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const exited = (child: ChildProcess) => new Promise<number | null>((done) => (child.exitCode !== null ? done(child.exitCode) : child.on("exit", (code) => done(code))));
 

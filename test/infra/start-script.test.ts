@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { until } from "../helpers/wait";
 import { LOCAL_ENV, renderLocalStart, renderLocalStop } from "../../infra/local/start-script";
 import { buildRuntime } from "../helpers/runtime-bundle";
 
@@ -69,15 +70,6 @@ describe("pulumi up / destroy of a local stack, for real", () => {
     return { dir, bash, status, executions };
   }
 
-  async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const got = probe();
-      if (got) return got;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 
   it("up starts the runtime in the background, destroy stops it keeping progress, the next up resumes", async () => {
     const { dir, bash, status, executions } = setUp(12);
