@@ -17,7 +17,7 @@ beforeAll(() => {
 });
 
 /** A job folder with a sweep whose every execution is appended to `executions`. */
-function job(items: number, seconds = 0.3, extra = "") {
+function job(items: number, seconds = 0.3, extra = "", extraEnv: NodeJS.ProcessEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), "spotjob-run-"));
   const spec = join(dir, "job.yaml");
   writeFileSync(
@@ -40,7 +40,7 @@ function job(items: number, seconds = 0.3, extra = "") {
       extra,
     ].join("\n"),
   );
-  const env = { ...process.env, NO_COLOR: "1" };
+  const env = { ...process.env, NO_COLOR: "1", ...extraEnv };
   const cmd = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: dir, encoding: "utf8", env, timeout: 60_000 });
   const start = (...args: string[]): ChildProcess & { output: () => string } => {
     const child = spawn(process.execPath, [cli, ...args], { cwd: dir, env });
@@ -153,5 +153,27 @@ describe("spotjob run", () => {
     const before = j.executions().length;
     expect(j.cmd("run", "job.yaml").status).toBe(0);
     expect(j.executions().slice(before)).toEqual(["2"]);
+  }, 60_000);
+
+  it("parallel: gpus runs one item per GPU, each item seeing only its own device", async () => {
+    // Three devices as CUDA_VISIBLE_DEVICES names them; a GPU machine gives nvidia-smi's list instead.
+    const j = job(9, 0.2, "", { CUDA_VISIBLE_DEVICES: "0,1,2" });
+    writeFileSync(
+      j.spec,
+      readFileSync(j.spec, "utf8")
+        .replace("  parallel: 2\n", "  parallel: gpus\n")
+        .replace("command: |\n", 'command: |\n    echo "$CUDA_VISIBLE_DEVICES start $(date +%s%N)" >> devices\n    trap \'echo "$CUDA_VISIBLE_DEVICES end $(date +%s%N)" >> devices\' EXIT\n'),
+    );
+    expect(j.cmd("run", "job.yaml").status).toBe(0);
+    const events = readFileSync(join(j.dir, "devices"), "utf8").trim().split("\n").map((l) => l.split(" "));
+    expect(new Set(events.map(([device]) => device))).toEqual(new Set(["0", "1", "2"]));
+    // Never two items on one device at once.
+    const busy = new Set<string>();
+    for (const [device, what] of events.sort((a, b) => Number(BigInt(a[2]) - BigInt(b[2])))) {
+      if (what === "start") {
+        expect(busy.has(device)).toBe(false);
+        busy.add(device);
+      } else busy.delete(device);
+    }
   }, 60_000);
 });
