@@ -59,13 +59,16 @@ export function formatSeconds(s: number): string {
  * The first SIGINT/SIGTERM stops the job gracefully (in-flight items are
  * stopped and run again on resume); a second one exits at once.
  */
-export function stopOnSignals(onFirst: (signal: NodeJS.Signals) => void, log: (message: string) => void): () => void {
+export function stopOnSignals(onFirst: (signal: NodeJS.Signals) => void, log: (message: string) => void, onSecond?: (signal: NodeJS.Signals) => void): () => void {
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
     count++;
     if (count === 1) {
       log(`${signal}: stopping; finished items are saved, run the same command again to resume`);
       onFirst(signal);
+    } else if (count === 2 && onSecond) {
+      log(`${signal} again: killing the job's processes now; saving progress before exiting`);
+      onSecond(signal);
     } else {
       log(`${signal} again: exiting now`);
       process.exit(130);

@@ -14,6 +14,7 @@ import { Lease, LeaseHeld, localHolderId } from "./lease";
 import { readStatus, StatusWriter, type JobState } from "./status";
 import type { Store } from "./store/store";
 import { visibleGpus } from "./sweep/gpus";
+import { SnapshotCorruptError, SnapshotMirror } from "./snapshot/mirror";
 import { ResumableSweep } from "./sweep/resumable";
 import { runSweep, type SweepOutcome } from "./sweep/runner";
 
@@ -49,6 +50,10 @@ export interface RunJobOptions {
   leaseTtlMs?: number;
   heartbeatMs?: number;
   graceMs?: number;
+  /** A second stop signal: kill what runs now. */
+  hurry?: AbortSignal;
+  /** How often the snapshot directory is scanned for changes (ms). */
+  snapshotPollMs?: number;
 }
 
 export interface JobResult {
@@ -99,9 +104,30 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const heartbeat = setInterval(() => void status.update({}).catch(() => undefined), o.heartbeatMs ?? 15_000);
   heartbeat.unref();
 
-  const env: NodeJS.ProcessEnv = { ...process.env, ...spec.envs, SPOTJOB_JOB: spec.name, SPOTJOB_STORE: store.url };
+  // The synced snapshot directory: programs keep their own progress files here.
+  const snapshotDir = join(o.stateDir, "snapshot");
+  const mirror = new SnapshotMirror({ store, dir: snapshotDir, syncedMarker: join(o.stateDir, "snapshot.synced"), pollMs: o.snapshotPollMs, onWarning: events.warn });
+  let mirroring = false;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...spec.envs,
+    SPOTJOB_JOB: spec.name,
+    SPOTJOB_STORE: store.url,
+    SWEEP_SNAPSHOT_DIR: snapshotDir,
+    SPOTJOB_CHECKPOINT_DIR: snapshotDir,
+  };
   const finish = async (state: JobState, exitCode: number, message: string, extra: { sweep?: SweepOutcome } = {}): Promise<JobResult> => {
     clearInterval(heartbeat);
+    if (mirroring) {
+      // The job's processes have stopped: whatever they wrote goes to the store before we exit.
+      try {
+        await mirror.flush();
+      } catch (e) {
+        const why = `could not save the snapshot directory: ${(e as Error).message}`;
+        events.warn(why);
+        if (state === "SUCCEEDED") [state, exitCode, message] = ["FAILED", RUNTIME_EXIT.failed, why];
+      }
+    }
     const stopReason = state === "INTERRUPTED" ? String((signal.reason as Error | undefined)?.message ?? signal.reason ?? "stop signal") : undefined;
     await status.update({
       state,
@@ -117,6 +143,15 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
 
   try {
     await status.update({ state: "SETTING_UP" });
+    try {
+      const restored = await mirror.restore();
+      if (restored) events.info(`restored ${restored} file(s) of the snapshot directory from the store`);
+    } catch (e) {
+      if (!(e instanceof SnapshotCorruptError)) throw e;
+      return await finish("FAILED", RUNTIME_EXIT.failed, `${e.message}; fix or remove the store's snapshot/ to start afresh`);
+    }
+    mirror.start();
+    mirroring = true;
     const setup = await runSetupOnce(spec.setup, o, env, children, signal, line);
     if (setup && signal.aborted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, "stopped during setup");
     if (setup && setup.code !== 0) return await finish("FAILED", RUNTIME_EXIT.failed, `setup failed (${describeExit(setup)})`);
@@ -144,7 +179,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
           scratchDir: join(o.stateDir, "scratch"),
           children,
           signal,
-          graceMs: o.graceMs,
+          graceMs: o.graceMs, hurry: o.hurry,
           onLine: line,
           onRecord: () => {
             const { done, total } = sweep.counts();
@@ -163,7 +198,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       }
     }
     if (spec.run.trim()) {
-      const run = await runShell({ script: spec.run, cwd: o.workDir, env: { ...env, SWEEP_RESULTS: resultsFile }, signal, graceMs: o.graceMs, onStart: (p) => children.add(p), onLine: (l) => line("run", l) });
+      const run = await runShell({ script: spec.run, cwd: o.workDir, env: { ...env, SWEEP_RESULTS: resultsFile }, signal, graceMs: o.graceMs, hurry: o.hurry, onStart: (p) => children.add(p), onLine: (l) => line("run", l) });
       if (signal.aborted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, "stopped during run", { sweep: outcome });
       if (run.code !== 0) return await finish("FAILED", RUNTIME_EXIT.failed, `run failed (${describeExit(run)})`, { sweep: outcome });
     }
@@ -207,7 +242,7 @@ async function runSetupOnce(
     o.events.info("setup already finished on this machine: skipping it");
     return undefined;
   }
-  const result = await runShell({ script, cwd: o.workDir, env, signal, graceMs: o.graceMs, onStart: (p) => children.add(p), onLine: (l) => line("setup", l) });
+  const result = await runShell({ script, cwd: o.workDir, env, signal, graceMs: o.graceMs, hurry: o.hurry, onStart: (p) => children.add(p), onLine: (l) => line("setup", l) });
   if (result.code === 0 && !signal.aborted) writeFileSync(marker, digest);
   return result;
 }

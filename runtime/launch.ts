@@ -25,13 +25,20 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
   const workDir = resolve(dirname(o.specFile), o.spec.workdir || ".");
   mkdirSync(o.stateDir, { recursive: true });
   const controller = new AbortController();
-  const unhook = stopOnSignals((signal) => controller.abort(new Error(`stopped by ${signal}`)), events.info);
+  const hurry = new AbortController();
+  const unhook = stopOnSignals((signal) => controller.abort(new Error(`stopped by ${signal}`)), events.info, () => hurry.abort());
   try {
     events.info(`job ${o.spec.name}: store ${store.url}, working in ${workDir}`);
-    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, events, onBusy: o.onBusy, graceMs: o.graceMs });
+    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, graceMs: o.graceMs ?? graceFromEnv() });
     events.info(`${result.state}: ${result.message}`);
     return result;
   } finally {
     unhook();
   }
+}
+
+/** SPOTJOB_GRACE_SECONDS: how long the job may take to stop after the first signal. */
+function graceFromEnv(): number | undefined {
+  const seconds = Number(process.env.SPOTJOB_GRACE_SECONDS);
+  return Number.isFinite(seconds) && seconds >= 0 && process.env.SPOTJOB_GRACE_SECONDS ? seconds * 1000 : undefined;
 }

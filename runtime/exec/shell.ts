@@ -16,8 +16,10 @@ export interface ShellTask {
   /** Called with the process group id once the process runs. */
   onStart?: (pgid: number) => void;
   signal?: AbortSignal;
-  /** After an abort, SIGTERM first; SIGKILL after this grace period. */
+  /** After an abort, SIGTERM first; SIGKILL after this grace period (default 20 s, inside GCP's 30 s notice). */
   graceMs?: number;
+  /** Aborted by a second stop signal: SIGKILL now, without waiting out the grace period. */
+  hurry?: AbortSignal;
 }
 
 export interface ShellResult {
@@ -30,6 +32,7 @@ export interface ShellResult {
 }
 
 const TAIL_LINES = 40;
+export const DEFAULT_GRACE_MS = 20_000;
 
 export function runShell(task: ShellTask): Promise<ShellResult> {
   const started = performance.now();
@@ -65,15 +68,19 @@ export function runShell(task: ShellTask): Promise<ShellResult> {
     let killTimer: NodeJS.Timeout | undefined;
     const stop = () => {
       signalGroup(child.pid, "SIGTERM");
-      killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), task.graceMs ?? 10_000);
+      killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), task.graceMs ?? DEFAULT_GRACE_MS);
     };
+    const kill = () => signalGroup(child.pid, "SIGKILL");
     if (task.signal?.aborted) stop();
     else task.signal?.addEventListener("abort", stop, { once: true });
+    if (task.hurry?.aborted) kill();
+    else task.hurry?.addEventListener("abort", kill, { once: true });
     child.on("spawn", () => task.onStart?.(child.pid!));
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(killTimer);
       task.signal?.removeEventListener("abort", stop);
+      task.hurry?.removeEventListener("abort", kill);
       // Anything the script left running in its group goes with it.
       signalGroup(child.pid, "SIGKILL");
       resolve({ code, signal, tail: tail.join("\n"), seconds: (performance.now() - started) / 1000 });

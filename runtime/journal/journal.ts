@@ -11,11 +11,10 @@
  * lacks, and compacts the store's segments into one base object.
  */
 import { promises as fs, openSync, writeSync, fsyncSync, closeSync, ftruncateSync, constants } from "node:fs";
-import { dirname, join } from "node:path";
 import { encodeRecord, type JournalRecord } from "./record";
 import { JournalCorruptError, scanJournal } from "./scan";
 import { PreconditionFailed, type Store } from "../store/store";
-import { syncDir } from "../store/local-dir";
+import { writeFileAtomic } from "../store/local-dir";
 
 const PREFIX = "journal/";
 const OBJECT = /^journal\/(base|seg)-(\d{10})\.jsonl$/;
@@ -241,19 +240,5 @@ async function readObject(store: Store, key: string, warn: (w: JournalWarning) =
     warn({ message: `${e.message}; kept a copy as quarantine/${key} and ignored it (the items it recorded will run again)` });
     return undefined;
   }
-}
-
-async function writeFileAtomic(path: string, data: string): Promise<void> {
-  await fs.mkdir(dirname(path), { recursive: true });
-  const temp = join(dirname(path), `.${Date.now()}-${process.pid}.journal-tmp`);
-  const handle = await fs.open(temp, "w", 0o644);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(temp, path);
-  await syncDir(dirname(path));
 }
 

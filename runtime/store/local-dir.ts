@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { promises as fs, constants } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { PreconditionFailed, type PutCondition, type Store, type StoredObject } from "./store";
 
 const TEMP_SUFFIX = ".spotjob-tmp";
@@ -119,4 +119,24 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Writes a whole file so that a crash leaves the old contents or the new, never a mix. */
+export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+  await fs.mkdir(dirname(path), { recursive: true });
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString("hex")}${TEMP_SUFFIX}`);
+  const handle = await fs.open(temp, "w", 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(temp, path);
+  await syncDir(dirname(path));
+}
+
+/** Whether a file name is one of the temporary files an atomic write leaves while it runs. */
+export function isTempFile(name: string): boolean {
+  return name.endsWith(TEMP_SUFFIX);
 }

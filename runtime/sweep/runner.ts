@@ -25,6 +25,8 @@ export interface SweepRunOptions {
   children?: ChildRegistry;
   signal: AbortSignal;
   graceMs?: number;
+  /** A second stop signal: kill what runs now. */
+  hurry?: AbortSignal;
   onLine?: (key: string, line: string) => void;
   onRecord?: (record: JournalRecord) => void;
 }
@@ -57,7 +59,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
         cwd: o.cwd,
         env,
         signal: o.signal,
-        graceMs: o.graceMs,
+        graceMs: o.graceMs, hurry: o.hurry,
         onStart: (pgid) => o.children?.add(pgid),
         onLine: (line) => o.onLine?.(item.key, line),
       });

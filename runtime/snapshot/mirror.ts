@@ -1,0 +1,197 @@
+/**
+ * The synced snapshot directory (`$SWEEP_SNAPSHOT_DIR`): a local directory
+ * restored from the store before the job runs and mirrored to it while the
+ * job writes, so that programs which keep their own progress files become
+ * spot-safe unchanged.
+ *
+ * In the store, file contents are immutable, content-addressed blobs
+ * (`snapshot/blobs/<sha256>`, create-only) and one manifest
+ * (`snapshot/manifest.json`: path → sha256, size) is the commit point: a
+ * reader sees the old directory or the new one, never a mix, and every file
+ * is checked against its hash on restore. A file is uploaded only once its
+ * size and mtime have held still across two scans and did not change while
+ * it was read, so a file in the middle of being written is never sent.
+ */
+import { createHash } from "node:crypto";
+import { promises as fs, type Stats } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
+import { isTempFile, writeFileAtomic } from "../store/local-dir";
+import { PreconditionFailed, type Store } from "../store/store";
+
+export const MANIFEST_KEY = "snapshot/manifest.json";
+const BLOBS = "snapshot/blobs/";
+
+export interface SnapshotManifest {
+  v: 1;
+  files: Record<string, { sha256: string; size: number }>;
+}
+
+export class SnapshotCorruptError extends Error {
+  constructor(
+    readonly store: string,
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`${store}: snapshot file ${path} fails its integrity check (${detail}); nothing was overwritten`);
+    this.name = "SnapshotCorruptError";
+  }
+}
+
+export interface SnapshotMirrorOptions {
+  store: Store;
+  dir: string;
+  /**
+   * A file outside `dir` that remembers which manifest this machine last
+   * committed or restored: when the store still holds that one, the local
+   * directory is newer than the store and is kept as it is.
+   */
+  syncedMarker: string;
+  /** How often the directory is scanned for changes. */
+  pollMs?: number;
+  onWarning?: (message: string) => void;
+}
+
+interface Seen {
+  size: number;
+  mtimeMs: number;
+}
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+const sameStat = (a: Seen | undefined, b: Stats) => a !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
+export class SnapshotMirror {
+  private manifest: SnapshotManifest = { v: 1, files: {} };
+  /** What each file looked like at the previous scan. */
+  private previous = new Map<string, Seen>();
+  /** The stat of each file as last uploaded. */
+  private uploaded = new Map<string, Seen>();
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> = Promise.resolve();
+  /** Time of the last successful upload of a change (for the flush bench). */
+  lastSyncAt = 0;
+
+  constructor(private readonly o: SnapshotMirrorOptions) {}
+
+  /** Brings the directory to the store's last committed state; returns how many files came back. */
+  async restore(): Promise<number> {
+    const { store, dir } = this.o;
+    await fs.mkdir(dir, { recursive: true });
+    const object = await store.get(MANIFEST_KEY);
+    if (!object) return 0;
+    let manifest: SnapshotManifest;
+    try {
+      manifest = JSON.parse(object.body.toString()) as SnapshotManifest;
+      if (manifest.v !== 1 || typeof manifest.files !== "object") throw new Error("unknown manifest format");
+    } catch (e) {
+      throw new SnapshotCorruptError(store.url, MANIFEST_KEY, (e as Error).message);
+    }
+    if ((await fs.readFile(this.o.syncedMarker, "utf8").catch(() => "")) === sha256(object.body)) {
+      // This machine wrote (or restored) the store's latest state: what is here is that or newer.
+      this.manifest = manifest;
+      return 0;
+    }
+    // Fetch and check everything before writing anything: a bad copy must not replace a good one.
+    const fetched: [string, Buffer][] = [];
+    for (const [path, entry] of Object.entries(manifest.files)) {
+      const local = join(dir, path);
+      const existing = await fs.readFile(local).catch(() => undefined);
+      if (existing && sha256(existing) === entry.sha256) continue;
+      const blob = await store.get(`${BLOBS}${entry.sha256}`);
+      if (!blob) throw new SnapshotCorruptError(store.url, path, `blob ${entry.sha256} is missing`);
+      const actual = sha256(blob.body);
+      if (actual !== entry.sha256) throw new SnapshotCorruptError(store.url, path, `sha256 ${actual}, manifest says ${entry.sha256}`);
+      fetched.push([local, blob.body]);
+    }
+    for (const [local, body] of fetched) {
+      await fs.mkdir(dirname(local), { recursive: true });
+      await writeFileAtomic(local, body);
+    }
+    this.manifest = manifest;
+    await writeFileAtomic(this.o.syncedMarker, sha256(object.body));
+    for (const path of Object.keys(manifest.files)) {
+      const st = await fs.stat(join(dir, path));
+      this.uploaded.set(path, { size: st.size, mtimeMs: st.mtimeMs });
+    }
+    return fetched.length;
+  }
+
+  /** Starts mirroring changes as they settle. */
+  start(): void {
+    const tick = () => {
+      this.scanning = this.scanning.then(() => this.scan(false)).catch((e) => this.o.onWarning?.(`snapshot mirror: ${(e as Error).message} (will retry)`));
+    };
+    this.timer = setInterval(tick, this.o.pollMs ?? 200);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and sends everything not yet in the store; the job's processes must have stopped. */
+  async flush(): Promise<void> {
+    clearInterval(this.timer);
+    await this.scanning.catch(() => undefined);
+    await this.scan(true);
+  }
+
+  /** One pass: upload files that changed (and, unless `final`, held still since the last pass), then commit. */
+  private async scan(final: boolean): Promise<void> {
+    const { store, dir } = this.o;
+    const current = await listFiles(dir);
+    const files = { ...this.manifest.files };
+    let changed = false;
+    for (const [path, st] of current) {
+      const seen = { size: st.size, mtimeMs: st.mtimeMs };
+      const settled = final || sameStat(this.previous.get(path), st);
+      this.previous.set(path, seen);
+      if (sameStat(this.uploaded.get(path), st) || !settled) continue;
+      const body = await fs.readFile(join(dir, path)).catch(() => undefined);
+      if (!body) continue; // deleted meanwhile
+      const after = await fs.stat(join(dir, path)).catch(() => undefined);
+      if (!after || !sameStat(seen, after) || after.size !== body.length) continue; // written while read: next pass
+      const hash = sha256(body);
+      if (files[path]?.sha256 !== hash) {
+        await store.put(`${BLOBS}${hash}`, body, { ifAbsent: true }).catch((e) => {
+          if (!(e instanceof PreconditionFailed)) throw e; // the same content is already there
+        });
+        files[path] = { sha256: hash, size: body.length };
+        changed = true;
+      }
+      this.uploaded.set(path, seen);
+    }
+    for (const path of Object.keys(files)) {
+      if (!current.has(path)) {
+        delete files[path];
+        this.uploaded.delete(path);
+        changed = true;
+      }
+    }
+    for (const path of [...this.previous.keys()]) if (!current.has(path)) this.previous.delete(path);
+    if (!changed) return;
+    const next: SnapshotManifest = { v: 1, files };
+    const body = Buffer.from(JSON.stringify(next));
+    await store.put(MANIFEST_KEY, body);
+    await writeFileAtomic(this.o.syncedMarker, sha256(body));
+    const dropped = new Set(Object.values(this.manifest.files).map((f) => f.sha256));
+    for (const f of Object.values(files)) dropped.delete(f.sha256);
+    this.manifest = next;
+    this.lastSyncAt = Date.now();
+    // Blobs no file refers to any more go only after the manifest that dropped them is durable.
+    for (const hash of dropped) await store.delete(`${BLOBS}${hash}`).catch(() => undefined);
+  }
+}
+
+/** Regular files under `dir`, by path relative to it (always with `/`). */
+async function listFiles(dir: string): Promise<Map<string, Stats>> {
+  const out = new Map<string, Stats>();
+  const walk = async (at: string) => {
+    const entries = await fs.readdir(at, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const full = join(at, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.isFile() && !isTempFile(entry.name)) {
+        const st = await fs.stat(full).catch(() => undefined);
+        if (st) out.set(relative(dir, full).split(sep).join("/"), st);
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
