@@ -14,6 +14,7 @@ import { Lease, LeaseHeld, localHolderId } from "./lease";
 import { readStatus, StatusWriter, type JobState } from "./status";
 import type { Store } from "./store/store";
 import { visibleGpus } from "./sweep/gpus";
+import { PYTHON_HELPER, PYTHON_HELPER_MODULE } from "./worker/python-helper";
 import { SnapshotCorruptError, SnapshotMirror } from "./snapshot/mirror";
 import { ResumableSweep } from "./sweep/resumable";
 import { runSweep, type SweepOutcome } from "./sweep/runner";
@@ -108,9 +109,14 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const snapshotDir = join(o.stateDir, "snapshot");
   const mirror = new SnapshotMirror({ store, dir: snapshotDir, syncedMarker: join(o.stateDir, "snapshot.synced"), pollMs: o.snapshotPollMs, onWarning: events.warn });
   let mirroring = false;
+  // `from spotjob_worker import serve` works in every command.
+  const pythonDir = join(o.stateDir, "python");
+  mkdirSync(pythonDir, { recursive: true });
+  writeFileSync(join(pythonDir, `${PYTHON_HELPER_MODULE}.py`), PYTHON_HELPER);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...spec.envs,
+    PYTHONPATH: [pythonDir, spec.envs.PYTHONPATH ?? process.env.PYTHONPATH].filter(Boolean).join(":"),
     SPOTJOB_JOB: spec.name,
     SPOTJOB_STORE: store.url,
     SWEEP_SNAPSHOT_DIR: snapshotDir,
@@ -172,6 +178,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
         outcome = await runSweep({
           sweep,
           command: spec.sweep.command,
+          worker: spec.sweep.worker,
           slots,
           maxAttempts: spec.sweep.max_attempts,
           cwd: o.workDir,

@@ -113,10 +113,15 @@ export const SweepSchema = z
         "Stable identity of an item: a template such as \"{label}-{seed}\" or a field name. Default: a hash of the item's canonical JSON.",
       example: 'key: "{label}"',
     }),
-    command: doc(text.trim().min(1), {
+    command: doc(text.trim().min(1).optional(), {
       description:
-        "Shell command run per item. The item is in $SWEEP_ITEM (JSON) and $SWEEP_KEY; {field} is replaced by the item's value, shell-quoted ({{ and }} are literal braces).",
+        "Shell command run per item. The item is in $SWEEP_ITEM (JSON) and $SWEEP_KEY; {field} is replaced by the item's value, shell-quoted ({{ and }} are literal braces). Give `command` or `worker`, not both.",
       example: 'command: "python3 train.py --lr {lr} --seed {seed}"',
+    }),
+    worker: doc(text.trim().min(1).optional(), {
+      description:
+        "Shell command started once per slot that takes items one at a time over the worker protocol (one JSON item per line on stdin, one JSON result per line on file descriptor 3), so start-up (imports, CUDA) is paid once, not per item. Give `command` or `worker`, not both.",
+      example: 'worker: "python3 train_worker.py"',
     }),
     parallel: doc(z.union([z.int().min(1).max(LIMITS.parallel), z.literal("gpus")]).default(1), {
       description: 'Items run at once: a number, or "gpus" for one item per GPU (CUDA_VISIBLE_DEVICES set per slot).',

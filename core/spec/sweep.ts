@@ -171,6 +171,18 @@ export function expandSweep(sweep: SweepSpec): Expansion {
       problems: [{ path: ["sweep", "grid"], code: "conflict", message: "give either `items` or `grid`, not both", hint: "keep one of the two lists" }],
     };
   }
+  if (sweep.command !== undefined && sweep.worker !== undefined) {
+    return {
+      ok: false,
+      problems: [{ path: ["sweep", "worker"], code: "conflict", message: "give either `command` or `worker`, not both", hint: "`command` runs a process per item; `worker` keeps one process per slot" }],
+    };
+  }
+  if (sweep.command === undefined && sweep.worker === undefined) {
+    return {
+      ok: false,
+      problems: [{ path: ["sweep"], code: "missing", message: "a sweep needs `command` (a process per item) or `worker` (one process per slot)", hint: 'add e.g. `command: "python3 train.py --lr {lr}"`' }],
+    };
+  }
   if (!sweep.items && !sweep.grid) {
     return {
       ok: false,
@@ -200,7 +212,7 @@ export function expandSweep(sweep: SweepSpec): Expansion {
   const all: SweepFields[] = sweep.items ?? [...gridProduct(sweep.grid!)];
   const itemPath = (i: number): PathPart[] => (source === "items" ? ["sweep", "items", i] : ["sweep", "grid"]);
 
-  const templates: Array<["key" | "command", string]> = [["command", sweep.command]];
+  const templates: Array<["key" | "command", string]> = sweep.command !== undefined ? [["command", sweep.command]] : [];
   if (sweep.key !== undefined) templates.push(["key", sweep.key.includes("{") ? sweep.key : `{${sweep.key}}`]);
   for (const [field, template] of templates) {
     const names = templateFields(template);

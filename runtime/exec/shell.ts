@@ -4,7 +4,7 @@
  * whole tree, streaming its output line by line and keeping a tail for the
  * journal. The exit status is always reported, never swallowed.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { StringDecoder } from "node:string_decoder";
 
 export interface ShellTask {
@@ -20,6 +20,16 @@ export interface ShellTask {
   graceMs?: number;
   /** Aborted by a second stop signal: SIGKILL now, without waiting out the grace period. */
   hurry?: AbortSignal;
+  /** Open a pipe to the script's stdin (otherwise /dev/null). */
+  stdin?: boolean;
+  /** Open a pipe on the script's file descriptor 3, for machine-readable output. */
+  fd3?: boolean;
+}
+
+/** A started script: its process, and its result once it and its output have ended. */
+export interface ShellProcess {
+  child: ChildProcess;
+  done: Promise<ShellResult>;
 }
 
 export interface ShellResult {
@@ -35,21 +45,25 @@ const TAIL_LINES = 40;
 export const DEFAULT_GRACE_MS = 20_000;
 
 export function runShell(task: ShellTask): Promise<ShellResult> {
+  return startShell(task).done;
+}
+
+export function startShell(task: ShellTask): ShellProcess {
   const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-euo", "pipefail", "-c", task.script], {
-      cwd: task.cwd,
-      env: task.env,
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true, // its own process group: signals reach grandchildren too
-    });
+  const child = spawn("bash", ["-euo", "pipefail", "-c", task.script], {
+    cwd: task.cwd,
+    env: task.env,
+    stdio: [task.stdin ? "pipe" : "ignore", "pipe", "pipe", ...(task.fd3 ? (["pipe"] as const) : [])],
+    detached: true, // its own process group: signals reach grandchildren too
+  });
+  const done = new Promise<ShellResult>((resolve, reject) => {
     const tail: string[] = [];
     const emit = (line: string) => {
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
       task.onLine?.(line);
     };
-    for (const stream of [child.stdout, child.stderr]) {
+    for (const stream of [child.stdout!, child.stderr!]) {
       const decoder = new StringDecoder("utf8");
       let pending = "";
       stream.on("data", (chunk: Buffer) => {
@@ -86,6 +100,7 @@ export function runShell(task: ShellTask): Promise<ShellResult> {
       resolve({ code, signal, tail: tail.join("\n"), seconds: (performance.now() - started) / 1000 });
     });
   });
+  return { child, done };
 }
 
 export function signalGroup(pgid: number | undefined, signal: NodeJS.Signals): void {

@@ -11,10 +11,13 @@ import type { JournalRecord } from "../journal/record";
 import type { ChildRegistry } from "../exec/orphans";
 import { describeExit, runShell } from "../exec/shell";
 import type { ResumableSweep } from "./resumable";
+import { Worker } from "./worker";
 
 export interface SweepRunOptions {
   sweep: ResumableSweep<SweepItem>;
-  command: string;
+  /** A process per item (`sweep.command`) or a warm worker per slot (`sweep.worker`). */
+  command?: string;
+  worker?: string;
   /** Slots; each slot may pin devices (CUDA_VISIBLE_DEVICES). */
   slots: Array<{ devices?: string }>;
   maxAttempts: number;
@@ -42,45 +45,66 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const queue = [...o.sweep.pending];
   mkdirSync(o.scratchDir, { recursive: true });
 
-  const runItem = async (item: SweepItem, devices: string | undefined): Promise<void> => {
+  const runItem = async (item: SweepItem, devices: string | undefined, worker: Worker | undefined): Promise<void> => {
     for (let tries = 0; tries < o.maxAttempts && !o.signal.aborted; tries++) {
-      const resultFile = join(o.scratchDir, `result-${process.pid}-${item.index}-${tries}.json`);
-      rmSync(resultFile, { force: true });
-      const env: NodeJS.ProcessEnv = {
-        ...o.env,
-        SWEEP_ITEM: JSON.stringify(item.fields),
-        SWEEP_KEY: item.key,
-        SWEEP_RESULT: resultFile,
-        SWEEP_ATTEMPT: String(o.sweep.attempts(item.key) + 1),
-        ...(devices !== undefined ? { CUDA_VISIBLE_DEVICES: devices } : {}),
-      };
-      const result = await runShell({
-        script: renderCommand(o.command, item.fields),
-        cwd: o.cwd,
-        env,
-        signal: o.signal,
-        graceMs: o.graceMs, hurry: o.hurry,
-        onStart: (pgid) => o.children?.add(pgid),
-        onLine: (line) => o.onLine?.(item.key, line),
-      });
-      if (o.signal.aborted) return; // stopped by us: in flight, not a failure
-      const ok = result.code === 0;
-      const output = ok ? readResult(resultFile) : undefined;
-      rmSync(resultFile, { force: true });
-      await o.sweep.record(item, output, {
-        status: ok ? "done" : "failed",
-        exit: result.code,
-        seconds: result.seconds,
-        ...(ok ? {} : { error: describeExit(result), log_tail: result.tail.slice(-4000) }),
-      });
+      const attempt = o.sweep.attempts(item.key) + 1;
+      let ok: boolean;
+      let output: unknown;
+      let failure: { exit?: number | null; error: string; log_tail: string } | undefined;
+      let seconds: number;
+      if (worker) {
+        const outcome = await worker.run(item.key, item.fields, attempt);
+        if (o.signal.aborted) return; // stopped by us: in flight, not a failure
+        ({ ok, seconds } = outcome);
+        output = outcome.result;
+        if (!ok) failure = { exit: outcome.exit, error: outcome.error ?? "failed", log_tail: outcome.tail.slice(-4000) };
+      } else {
+        const resultFile = join(o.scratchDir, `result-${process.pid}-${item.index}-${tries}.json`);
+        rmSync(resultFile, { force: true });
+        const result = await runShell({
+          script: renderCommand(o.command!, item.fields),
+          cwd: o.cwd,
+          env: { ...slotEnv(devices), SWEEP_ITEM: JSON.stringify(item.fields), SWEEP_KEY: item.key, SWEEP_RESULT: resultFile, SWEEP_ATTEMPT: String(attempt) },
+          signal: o.signal,
+          graceMs: o.graceMs,
+          hurry: o.hurry,
+          onStart: (pgid) => o.children?.add(pgid),
+          onLine: (line) => o.onLine?.(item.key, line),
+        });
+        if (o.signal.aborted) return; // stopped by us: in flight, not a failure
+        ok = result.code === 0;
+        seconds = result.seconds;
+        output = ok ? readResult(resultFile) : undefined;
+        rmSync(resultFile, { force: true });
+        if (!ok) failure = { exit: result.code, error: describeExit(result), log_tail: result.tail.slice(-4000) };
+      }
+      await o.sweep.record(item, output, { status: ok ? "done" : "failed", seconds, ...failure });
       o.onRecord?.(o.sweep.latestOf(item.key)!);
       if (ok) return;
     }
   };
 
+  const slotEnv = (devices: string | undefined): NodeJS.ProcessEnv => ({ ...o.env, ...(devices !== undefined ? { CUDA_VISIBLE_DEVICES: devices } : {}) });
+
   await Promise.all(
-    o.slots.map(async (slot) => {
-      for (let item = queue.shift(); item && !o.signal.aborted; item = queue.shift()) await runItem(item, slot.devices);
+    o.slots.map(async (slot, index) => {
+      const worker = o.worker
+        ? new Worker({
+            script: o.worker,
+            cwd: o.cwd,
+            env: { ...slotEnv(slot.devices), SPOTJOB_WORKER_SLOT: String(index) },
+            signal: o.signal,
+            hurry: o.hurry,
+            graceMs: o.graceMs,
+            onStart: (pgid) => o.children?.add(pgid),
+            onLine: (line) => o.onLine?.(`worker-${index}`, line),
+          })
+        : undefined;
+      try {
+        for (let item = queue.shift(); item && !o.signal.aborted; item = queue.shift()) await runItem(item, slot.devices, worker);
+      } finally {
+        await worker?.close();
+      }
     }),
   );
   return { ...o.sweep.counts(), interrupted: o.signal.aborted };

@@ -177,3 +177,59 @@ describe("spotjob run", () => {
     }
   }, 60_000);
 });
+
+describe("spotjob run with warm workers (sweep.worker)", () => {
+  const WORKER = `
+import os, sys, time
+from spotjob_worker import serve
+with open("worker-starts", "a") as f:
+    f.write(os.environ.get("CUDA_VISIBLE_DEVICES", "-") + "\\n")
+def handle(item):
+    print("stray print that must not corrupt results", flush=True)
+    n = item["n"]
+    if n == 3 and not os.path.exists("n3-failed-once"):
+        open("n3-failed-once", "w").close()
+        raise ValueError("n3 is unlucky once")
+    if n == 5 and not os.path.exists("n5-died-once"):
+        open("n5-died-once", "w").close()
+        os._exit(9)  # the whole worker dies mid-item
+    with open("executions", "a") as f:
+        f.write(f"{n}\\n")
+    return {"square": n * n, "device": os.environ.get("CUDA_VISIBLE_DEVICES")}
+serve(handle)
+`;
+
+  it("starts one worker per slot, keeps results clean of prints, retries a raised item and restarts a dead worker", () => {
+    const j = job(8, 0, "", { CUDA_VISIBLE_DEVICES: "0,1" });
+    writeFileSync(join(j.dir, "worker.py"), WORKER);
+    const spec = readFileSync(j.spec, "utf8");
+    writeFileSync(j.spec, spec.slice(0, spec.indexOf("  command: |")) + "  worker: python3 worker.py\n  parallel: gpus\n  max_attempts: 2\n" + spec.slice(spec.indexOf("run:")));
+    const run = j.cmd("run", "job.yaml");
+    expect(run.status, run.stderr + run.stdout).toBe(0);
+
+    const results = readFileSync(join(j.dir, ".spotjob", "cli-test", "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(results).toHaveLength(8);
+    for (const r of results) {
+      const n = Number(r.key.slice(1));
+      expect(r.result.square).toBe(n * n);
+      expect(["0", "1"]).toContain(r.result.device);
+    }
+    expect(new Set(j.executions())).toEqual(new Set(["0", "1", "2", "3", "4", "5", "6", "7"]));
+    // Two slots, plus one restart after the worker that died.
+    const starts = readFileSync(join(j.dir, "worker-starts"), "utf8").trim().split("\n");
+    expect(starts).toHaveLength(3);
+    expect(new Set(starts)).toEqual(new Set(["0", "1"]));
+    const attempts = Object.fromEntries(results.map((r) => [r.key, r.attempt]));
+    expect(attempts.n3).toBe(2);
+    expect(attempts.n5).toBe(2);
+    expect(run.stderr + run.stdout).toMatch(/ValueError: n3 is unlucky once/);
+  }, 60_000);
+
+  it("a sweep gives `command` or `worker`, not both", () => {
+    const j = job(2);
+    writeFileSync(j.spec, readFileSync(j.spec, "utf8").replace("  command: |", "  worker: python3 w.py\n  command: |"));
+    const run = j.cmd("run", "job.yaml");
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/job\.yaml:\d+:\d+: error: sweep\.worker: give either `command` or `worker`, not both/);
+  });
+});
