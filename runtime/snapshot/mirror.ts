@@ -20,6 +20,7 @@ import { PreconditionFailed, type Store } from "../store/store";
 
 export const MANIFEST_KEY = "snapshot/manifest.json";
 const BLOBS = "snapshot/blobs/";
+const UPLOADS_AT_ONCE = 8;
 
 export interface SnapshotManifest {
   v: 1;
@@ -137,15 +138,19 @@ export class SnapshotMirror {
     const current = await listFiles(dir);
     const files = { ...this.manifest.files };
     let changed = false;
+    const candidates: [string, Seen][] = [];
     for (const [path, st] of current) {
       const seen = { size: st.size, mtimeMs: st.mtimeMs };
       const settled = final || sameStat(this.previous.get(path), st);
       this.previous.set(path, seen);
-      if (sameStat(this.uploaded.get(path), st) || !settled) continue;
+      if (!sameStat(this.uploaded.get(path), st) && settled) candidates.push([path, seen]);
+    }
+    // A few uploads at once: a flush after a notice has seconds, not minutes.
+    await inParallel(candidates, UPLOADS_AT_ONCE, async ([path, seen]) => {
       const body = await fs.readFile(join(dir, path)).catch(() => undefined);
-      if (!body) continue; // deleted meanwhile
+      if (!body) return; // deleted meanwhile
       const after = await fs.stat(join(dir, path)).catch(() => undefined);
-      if (!after || !sameStat(seen, after) || after.size !== body.length) continue; // written while read: next pass
+      if (!after || !sameStat(seen, after) || after.size !== body.length) return; // written while read: next pass
       const hash = sha256(body);
       if (files[path]?.sha256 !== hash) {
         await store.put(`${BLOBS}${hash}`, body, { ifAbsent: true }).catch((e) => {
@@ -155,7 +160,7 @@ export class SnapshotMirror {
         changed = true;
       }
       this.uploaded.set(path, seen);
-    }
+    });
     for (const path of Object.keys(files)) {
       if (!current.has(path)) {
         delete files[path];
@@ -194,4 +199,12 @@ async function listFiles(dir: string): Promise<Map<string, Stats>> {
   };
   await walk(dir);
   return out;
+}
+
+async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
 }

@@ -66,7 +66,7 @@ export class GcsStore implements Store {
     return this.call(`put ${key}`, async (attempt) => {
       const file = this.bucketRef.file(this.key(key));
       try {
-        await file.save(data, { resumable: false, validation: "crc32c", preconditionOpts: ifGenerationMatch !== undefined ? { ifGenerationMatch } : undefined });
+        await file.save(data, { resumable: false, validation: "md5", preconditionOpts: ifGenerationMatch !== undefined ? { ifGenerationMatch } : undefined });
         return { version: String(file.metadata.generation ?? "") };
       } catch (e) {
         if (code(e) === 412) {

@@ -1,0 +1,106 @@
+/**
+ * The synced snapshot directory, on a local directory store, S3 (moto_server)
+ * and GCS (fake-gcs-server):
+ * - mirror latency: a file written into $SWEEP_SNAPSHOT_DIR until it is
+ *   committed in the store (target: within 1 s);
+ * - notice-to-durable: 100 files / 1 GB written, then the stop notice; the
+ *   time until flush() has everything in the store (target: 5 s). Measured
+ *   both for the worst case (the notice right after the writes) and after
+ *   the mirror had 2 s to catch up.
+ * SPOTJOB_FLUSH_MB sets the total size (default 1024); SPOTJOB_FLUSH_STORES
+ * picks stores by name (e.g. "S3,GCS").
+ */
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { MANIFEST_KEY, SnapshotMirror } from "../runtime/snapshot/mirror";
+import { openStore } from "../runtime/store/open";
+import type { Store } from "../runtime/store/store";
+import { createGcsBucket, emulatorEnv, startFakeGcs, startMoto } from "../test/helpers/emulators";
+
+const TOTAL_MB = Number(process.env.SPOTJOB_FLUSH_MB ?? 1024);
+const FILES = 100;
+
+function machine(store: Store) {
+  const root = mkdtempSync(join(tmpdir(), "spotjob-bench-flush-"));
+  const dir = join(root, "snapshot");
+  return { root, dir, mirror: new SnapshotMirror({ store, dir, syncedMarker: join(root, "synced") }) };
+}
+
+async function latency(store: Store): Promise<number[]> {
+  const m = machine(store);
+  await m.mirror.restore();
+  m.mirror.start();
+  const samples: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const body = JSON.stringify({ done: Array.from({ length: i + 1 }, (_, k) => k) });
+    const t0 = performance.now();
+    writeFileSync(join(m.dir, "progress.json"), body);
+    for (;;) {
+      const manifest = await store.get(MANIFEST_KEY);
+      if (manifest && JSON.parse(manifest.body.toString()).files["progress.json"]?.size === body.length) break;
+      await sleep(5);
+    }
+    samples.push(performance.now() - t0);
+    await sleep(100);
+  }
+  await m.mirror.flush();
+  rmSync(m.root, { recursive: true, force: true });
+  return samples.sort((a, b) => a - b);
+}
+
+async function noticeToDurable(store: Store, settleMs: number): Promise<number> {
+  const m = machine(store);
+  await m.mirror.restore();
+  m.mirror.start();
+  const size = Math.floor((TOTAL_MB * 1024 * 1024) / FILES);
+  for (let i = 0; i < FILES; i++) {
+    const body = Buffer.alloc(size, i % 251);
+    body.writeUInt32LE(Date.now() % 2 ** 32, 0); // distinct contents on every run
+    writeFileSync(join(m.dir, `shard-${String(i).padStart(3, "0")}.bin`), body);
+  }
+  await sleep(settleMs);
+  const t0 = performance.now();
+  await m.mirror.flush();
+  const elapsed = performance.now() - t0;
+  const manifest = JSON.parse((await store.get(MANIFEST_KEY))!.body.toString());
+  if (Object.keys(manifest.files).length < FILES) throw new Error("flush returned before every file was committed");
+  rmSync(m.root, { recursive: true, force: true });
+  return elapsed;
+}
+
+const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
+
+async function main() {
+  const moto = await startMoto();
+  const gcs = await startFakeGcs();
+  Object.assign(process.env, emulatorEnv(moto, gcs));
+  await new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }).send(new CreateBucketCommand({ Bucket: "bench" }));
+  await createGcsBucket(gcs, "bench");
+  const local = mkdtempSync(join(tmpdir(), "spotjob-bench-store-"));
+  const stores: [string, (name: string) => Store][] = [
+    ["local directory", (name) => openStore(join(local, name))],
+    ["S3 (moto_server)", (name) => openStore(`s3://bench/${name}`)],
+    ["GCS (fake-gcs-server)", (name) => openStore(`gs://bench/${name}`)],
+  ];
+  try {
+    const only = process.env.SPOTJOB_FLUSH_STORES?.split(",");
+    for (const [label, open] of stores.filter(([l]) => !only || only.some((o) => l.includes(o)))) {
+      const lat = await latency(open("latency"));
+      console.log(`${label}: change to store: median ${fmt(lat[Math.floor(lat.length / 2)])}, max ${fmt(lat[lat.length - 1])} (${lat.length} changes; target <= 1 s)`);
+      const worst = await noticeToDurable(open("worst"), 0);
+      const settled = await noticeToDurable(open("settled"), 2000);
+      console.log(`${label}: notice to durable, ${FILES} files / ${TOTAL_MB} MB: ${fmt(worst)} when written just before the notice, ${fmt(settled)} after 2 s of mirroring (target <= 5 s)`);
+    }
+  } finally {
+    rmSync(local, { recursive: true, force: true });
+    await Promise.all([moto.stop(), gcs.stop()]);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
