@@ -15,6 +15,7 @@ import { readStatus, StatusWriter, type JobState } from "./status";
 import type { Store } from "./store/store";
 import { visibleGpus } from "./sweep/gpus";
 import { PYTHON_HELPER, PYTHON_HELPER_MODULE } from "./worker/python-helper";
+import { fetchResumeSource, isRemoteSource, ResumeSourceCorruptError } from "./snapshot/resume-from";
 import { SnapshotCorruptError, SnapshotMirror } from "./snapshot/mirror";
 import { ResumableSweep } from "./sweep/resumable";
 import { runSweep, type SweepOutcome } from "./sweep/runner";
@@ -158,6 +159,18 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
     }
     mirror.start();
     mirroring = true;
+    const resumeFrom = spec.envs.SWEEP_RESUME_FROM;
+    if (typeof resumeFrom === "string" && isRemoteSource(resumeFrom)) {
+      try {
+        const fetched = await fetchResumeSource(resumeFrom, join(o.stateDir, "resume"), snapshotDir);
+        if (fetched.path) env.SWEEP_RESUME_FROM = fetched.path;
+        else delete env.SWEEP_RESUME_FROM;
+        events.info(fetched.from === "snapshot" ? `SWEEP_RESUME_FROM: resuming from this job's own newer copy ${fetched.path}` : fetched.from === "source" ? `SWEEP_RESUME_FROM: fetched to ${fetched.path}` : "SWEEP_RESUME_FROM: the source does not exist: a fresh start");
+      } catch (e) {
+        if (!(e instanceof ResumeSourceCorruptError)) throw e;
+        return await finish("FAILED", RUNTIME_EXIT.failed, e.message);
+      }
+    }
     const setup = await runSetupOnce(spec.setup, o, env, children, signal, line);
     if (setup && signal.aborted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, "stopped during setup");
     if (setup && setup.code !== 0) return await finish("FAILED", RUNTIME_EXIT.failed, `setup failed (${describeExit(setup)})`);
