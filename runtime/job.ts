@@ -8,6 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, write
 import { dirname, join, resolve } from "node:path";
 import type { ResolvedSpec } from "../core/spec/load";
 import { expandSweep, type SweepItem } from "../core/spec/sweep";
+import { prepareContainer } from "./exec/container";
 import { ChildRegistry } from "./exec/orphans";
 import { describeExit, runShell, type ShellResult } from "./exec/shell";
 import { Lease, LeaseHeld, localHolderId } from "./lease";
@@ -54,6 +55,8 @@ export interface RunJobOptions {
   graceMs?: number;
   /** A second stop signal: kill what runs now. */
   hurry?: AbortSignal;
+  /** On a cloud instance (SPOTJOB_ON_CLOUD=1): a missing container engine is an error, not a warning. */
+  onCloud?: boolean;
   /** How often the snapshot directory is scanned for changes (ms). */
   snapshotPollMs?: number;
 }
@@ -171,7 +174,21 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
         return await finish("FAILED", RUNTIME_EXIT.failed, e.message);
       }
     }
-    const setup = await runSetupOnce(spec.setup, o, env, children, signal, line);
+    const container = await prepareContainer({
+      image: spec.container_image,
+      onCloud: o.onCloud ?? false,
+      workDir: o.workDir,
+      mounts: [o.stateDir],
+      specEnvNames: Object.keys(spec.envs),
+      gpus: visibleGpus(env).length > 0,
+      workers: spec.sweep?.worker !== undefined,
+      stateDir: o.stateDir,
+      warn: events.warn,
+      pull: async (command) => (await runShell({ script: command, cwd: o.workDir, env, signal, onLine: (l) => line("pull", l) })).code,
+    });
+    if ("error" in container) return await finish("FAILED", RUNTIME_EXIT.failed, container.error);
+    const wrap = container.wrap ?? ((script: string) => script);
+    const setup = await runSetupOnce(spec.setup, o, env, children, signal, line, wrap);
     if (setup && signal.aborted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, "stopped during setup");
     if (setup && setup.code !== 0) return await finish("FAILED", RUNTIME_EXIT.failed, `setup failed (${describeExit(setup)})`);
 
@@ -200,6 +217,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
           children,
           signal,
           graceMs: o.graceMs, hurry: o.hurry,
+          wrap,
           onLine: line,
           onRecord: () => {
             const { done, total } = sweep.counts();
@@ -218,7 +236,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       }
     }
     if (spec.run.trim()) {
-      const run = await runShell({ script: spec.run, cwd: o.workDir, env: { ...env, SWEEP_RESULTS: resultsFile }, signal, graceMs: o.graceMs, hurry: o.hurry, onStart: (p) => children.add(p), onLine: (l) => line("run", l) });
+      const run = await runShell({ script: wrap(spec.run), cwd: o.workDir, env: { ...env, SWEEP_RESULTS: resultsFile }, signal, graceMs: o.graceMs, hurry: o.hurry, onStart: (p) => children.add(p), onLine: (l) => line("run", l) });
       if (signal.aborted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, "stopped during run", { sweep: outcome });
       if (run.code !== 0) return await finish("FAILED", RUNTIME_EXIT.failed, `run failed (${describeExit(run)})`, { sweep: outcome });
     }
@@ -254,6 +272,7 @@ async function runSetupOnce(
   children: ChildRegistry,
   signal: AbortSignal,
   line: (source: string, text: string) => void,
+  wrap: (script: string) => string,
 ): Promise<ShellResult | undefined> {
   if (!script.trim()) return undefined;
   const marker = join(o.stateDir, "setup.done");
@@ -262,7 +281,7 @@ async function runSetupOnce(
     o.events.info("setup already finished on this machine: skipping it");
     return undefined;
   }
-  const result = await runShell({ script, cwd: o.workDir, env, signal, graceMs: o.graceMs, hurry: o.hurry, onStart: (p) => children.add(p), onLine: (l) => line("setup", l) });
+  const result = await runShell({ script: wrap(script), cwd: o.workDir, env, signal, graceMs: o.graceMs, hurry: o.hurry, onStart: (p) => children.add(p), onLine: (l) => line("setup", l) });
   if (result.code === 0 && !signal.aborted) writeFileSync(marker, digest);
   return result;
 }

@@ -29,7 +29,7 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
   const unhook = stopOnSignals((signal) => controller.abort(new Error(`stopped by ${signal}`)), events.info, () => hurry.abort());
   try {
     events.info(`job ${o.spec.name}: store ${store.url}, working in ${workDir}`);
-    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, graceMs: o.graceMs ?? graceFromEnv() });
+    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, graceMs: o.graceMs ?? graceFromEnv(), onCloud: process.env.SPOTJOB_ON_CLOUD === "1" });
     events.info(`${result.state}: ${result.message}`);
     return result;
   } finally {

@@ -28,6 +28,8 @@ export interface SweepRunOptions {
   children?: ChildRegistry;
   signal: AbortSignal;
   graceMs?: number;
+  /** Turns a script into the command that runs it (inside container_image, say). */
+  wrap?: (script: string) => string;
   /** A second stop signal: kill what runs now. */
   hurry?: AbortSignal;
   onLine?: (key: string, line: string) => void;
@@ -62,7 +64,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
         const resultFile = join(o.scratchDir, `result-${process.pid}-${item.index}-${tries}.json`);
         rmSync(resultFile, { force: true });
         const result = await runShell({
-          script: renderCommand(o.command!, item.fields),
+          script: (o.wrap ?? ((x: string) => x))(renderCommand(o.command!, item.fields)),
           cwd: o.cwd,
           env: { ...slotEnv(devices), SWEEP_ITEM: JSON.stringify(item.fields), SWEEP_KEY: item.key, SWEEP_RESULT: resultFile, SWEEP_ATTEMPT: String(attempt) },
           signal: o.signal,
