@@ -18,7 +18,7 @@ import type { Store } from "../../runtime/store/store";
 import { createGcsBucket, emulatorEnv, requireBinary, startFakeGcs, startMoto, type Emulator } from "../helpers/emulators";
 import { buildRuntime } from "../helpers/runtime-bundle";
 
-const STOPS = Number(process.env.SPOTJOB_SNAPSHOT_STOPS ?? 12);
+const STOPS = Number(process.env.SPOTJOB_SNAPSHOT_STOPS ?? 20);
 const hasMoto = requireBinary("moto_server");
 const hasGcs = requireBinary("fake-gcs-server");
 let moto: Emulator | undefined;
