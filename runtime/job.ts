@@ -4,11 +4,12 @@
  * current; stop cleanly on a signal. Running it again resumes.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { ResolvedSpec } from "../core/spec/load";
 import { expandSweep, type SweepItem } from "../core/spec/sweep";
 import { prepareContainer } from "./exec/container";
+import { RunLog } from "./run-log";
 import { ChildRegistry } from "./exec/orphans";
 import { describeExit, runShell, type ShellResult } from "./exec/shell";
 import { Lease, LeaseHeld, localHolderId } from "./lease";
@@ -16,7 +17,7 @@ import { readStatus, StatusWriter, type JobState } from "./status";
 import type { Store } from "./store/store";
 import { visibleGpus } from "./sweep/gpus";
 import { PYTHON_HELPER, PYTHON_HELPER_MODULE } from "./worker/python-helper";
-import { fetchResumeSource, isRemoteSource, ResumeSourceCorruptError } from "./snapshot/resume-from";
+import { applyResumeFrom } from "./snapshot/resume-from";
 import { SnapshotCorruptError, SnapshotMirror } from "./snapshot/mirror";
 import { ResumableSweep } from "./sweep/resumable";
 import { runSweep, type SweepOutcome } from "./sweep/runner";
@@ -162,18 +163,8 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
     }
     mirror.start();
     mirroring = true;
-    const resumeFrom = spec.envs.SWEEP_RESUME_FROM;
-    if (typeof resumeFrom === "string" && isRemoteSource(resumeFrom)) {
-      try {
-        const fetched = await fetchResumeSource(resumeFrom, join(o.stateDir, "resume"), snapshotDir);
-        if (fetched.path) env.SWEEP_RESUME_FROM = fetched.path;
-        else delete env.SWEEP_RESUME_FROM;
-        events.info(fetched.from === "snapshot" ? `SWEEP_RESUME_FROM: resuming from this job's own newer copy ${fetched.path}` : fetched.from === "source" ? `SWEEP_RESUME_FROM: fetched to ${fetched.path}` : "SWEEP_RESUME_FROM: the source does not exist: a fresh start");
-      } catch (e) {
-        if (!(e instanceof ResumeSourceCorruptError)) throw e;
-        return await finish("FAILED", RUNTIME_EXIT.failed, e.message);
-      }
-    }
+    const resumeError = await applyResumeFrom(spec.envs.SWEEP_RESUME_FROM, env, join(o.stateDir, "resume"), snapshotDir, events.info);
+    if (resumeError) return await finish("FAILED", RUNTIME_EXIT.failed, resumeError);
     const container = await prepareContainer({
       image: spec.container_image,
       onCloud: o.onCloud ?? false,
@@ -286,49 +277,3 @@ async function runSetupOnce(
   return result;
 }
 
-/** The run's output: appended locally as it comes, copied to the store now and then and at the end. */
-class RunLog {
-  private readonly file: string;
-  private dirty = false;
-  private timer: NodeJS.Timeout;
-
-  constructor(
-    private readonly store: Store,
-    dir: string,
-    private readonly attempt: number,
-  ) {
-    mkdirSync(dir, { recursive: true });
-    this.file = resolve(dir, `run-${attempt}.log`);
-    this.timer = setInterval(() => void this.flush().catch(() => undefined), 5000);
-    this.timer.unref();
-  }
-
-  write(line: string): void {
-    appendFileSync(this.file, `${line}\n`);
-    this.dirty = true;
-  }
-
-  async flush(): Promise<void> {
-    if (!this.dirty) return;
-    this.dirty = false;
-    await this.store.put(RunLog.key(this.attempt), readFileSync(this.file));
-  }
-
-  /**
-   * Copies the logs of earlier attempts on this machine to the store: an
-   * attempt killed between two flushes left its tail only here.
-   */
-  async salvage(): Promise<void> {
-    for (const name of readdirSync(dirname(this.file))) {
-      const attempt = Number(/^run-(\d+)\.log$/.exec(name)?.[1]);
-      if (!attempt || attempt === this.attempt) continue;
-      const local = readFileSync(join(dirname(this.file), name));
-      const stored = await this.store.get(RunLog.key(attempt));
-      if (!stored || stored.body.length < local.length) await this.store.put(RunLog.key(attempt), local);
-    }
-  }
-
-  private static key(attempt: number): string {
-    return `logs/run-${String(attempt).padStart(4, "0")}.log`;
-  }
-}

@@ -92,3 +92,28 @@ export async function fetchResumeSource(source: string, dir: string, snapshotDir
   await writeFileAtomic(local, object.body);
   return { path: local, from: "source" };
 }
+
+/**
+ * Points `env.SWEEP_RESUME_FROM` at a local copy when the spec gave a URL
+ * (or removes it for a fresh start); returns an error message when the
+ * source fails its integrity check.
+ */
+export async function applyResumeFrom(given: unknown, env: NodeJS.ProcessEnv, dir: string, snapshotDir: string, info: (message: string) => void): Promise<string | undefined> {
+  if (typeof given !== "string" || !isRemoteSource(given)) return undefined;
+  try {
+    const fetched = await fetchResumeSource(given, dir, snapshotDir);
+    if (fetched.path) env.SWEEP_RESUME_FROM = fetched.path;
+    else delete env.SWEEP_RESUME_FROM;
+    info(
+      fetched.from === "snapshot"
+        ? `SWEEP_RESUME_FROM: resuming from this job's own newer copy ${fetched.path}`
+        : fetched.from === "source"
+          ? `SWEEP_RESUME_FROM: fetched to ${fetched.path}`
+          : "SWEEP_RESUME_FROM: the source does not exist: a fresh start",
+    );
+    return undefined;
+  } catch (e) {
+    if (e instanceof ResumeSourceCorruptError) return e.message;
+    throw e;
+  }
+}

@@ -1,0 +1,50 @@
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { Store } from "./store/store";
+
+/** The run's output: appended locally as it comes, copied to the store now and then and at the end. */
+export class RunLog {
+  private readonly file: string;
+  private dirty = false;
+  private timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: Store,
+    dir: string,
+    private readonly attempt: number,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    this.file = resolve(dir, `run-${attempt}.log`);
+    this.timer = setInterval(() => void this.flush().catch(() => undefined), 5000);
+    this.timer.unref();
+  }
+
+  write(line: string): void {
+    appendFileSync(this.file, `${line}\n`);
+    this.dirty = true;
+  }
+
+  async flush(): Promise<void> {
+    if (!this.dirty) return;
+    this.dirty = false;
+    await this.store.put(RunLog.key(this.attempt), readFileSync(this.file));
+  }
+
+  /**
+   * Copies the logs of earlier attempts on this machine to the store: an
+   * attempt killed between two flushes left its tail only here.
+   */
+  async salvage(): Promise<void> {
+    for (const name of readdirSync(dirname(this.file))) {
+      const attempt = Number(/^run-(\d+)\.log$/.exec(name)?.[1]);
+      if (!attempt || attempt === this.attempt) continue;
+      const local = readFileSync(join(dirname(this.file), name));
+      const stored = await this.store.get(RunLog.key(attempt));
+      if (!stored || stored.body.length < local.length) await this.store.put(RunLog.key(attempt), local);
+    }
+  }
+
+  private static key(attempt: number): string {
+    return `logs/run-${String(attempt).padStart(4, "0")}.log`;
+  }
+}
