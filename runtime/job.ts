@@ -172,7 +172,6 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       mounts: [o.stateDir],
       specEnvNames: Object.keys(spec.envs),
       gpus: visibleGpus(env).length > 0,
-      workers: spec.sweep?.worker !== undefined,
       stateDir: o.stateDir,
       warn: events.warn,
       pull: async (command) => (await runShell({ script: command, cwd: o.workDir, env, signal, onLine: (l) => line("pull", l) })).code,

@@ -81,6 +81,9 @@ const RUNTIME_VARIABLES = [
   "PYTHONPATH",
   "SPOTJOB_JOB",
   "SPOTJOB_STORE",
+  "SPOTJOB_WORKER_PROTOCOL",
+  "SPOTJOB_WORKER_SLOT",
+  "SPOTJOB_WORKER_RESULTS",
 ];
 
 export interface PrepareContainerOptions {
@@ -91,8 +94,6 @@ export interface PrepareContainerOptions {
   mounts: string[];
   specEnvNames: string[];
   gpus: boolean;
-  /** Whether the sweep uses warm workers (not yet supported inside a container). */
-  workers: boolean;
   stateDir: string;
   warn: (message: string) => void;
   /** The engine to use; default: the first found on PATH (null: none). */
@@ -112,7 +113,6 @@ export async function prepareContainer(o: PrepareContainerOptions): Promise<Prep
     o.warn(`container_image ${o.image}: no container engine (docker, podman) on this machine; running on the host instead`);
     return {};
   }
-  if (o.workers) return { error: "sweep.worker inside container_image is not supported yet: use `command`, or run the worker on the host" };
   const marker = `${o.stateDir}/image-${createHash("sha256").update(`${engine} ${o.image}`).digest("hex").slice(0, 16)}.pulled`;
   if (!existsSync(marker)) {
     const code = await o.pull(pullCommand(engine, o.image));

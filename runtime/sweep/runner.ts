@@ -92,7 +92,8 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
     o.slots.map(async (slot, index) => {
       const worker = o.worker
         ? new Worker({
-            script: o.worker,
+            script: (o.wrap ?? ((x: string) => x))(o.worker),
+            resultsFifo: o.wrap ? join(o.scratchDir, `worker-${index}.results`) : undefined,
             cwd: o.cwd,
             env: { ...slotEnv(slot.devices), SPOTJOB_WORKER_SLOT: String(index) },
             signal: o.signal,

@@ -10,6 +10,8 @@
  * stray print cannot corrupt a result. A worker that dies mid-item fails that
  * item and is started again for the next one.
  */
+import { execFileSync } from "node:child_process";
+import { closeSync, constants, createReadStream, openSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { describeExit, startShell, type ShellProcess, type ShellResult } from "../exec/shell";
@@ -26,6 +28,12 @@ export interface WorkerOptions {
   graceMs?: number;
   onStart?: (pgid: number) => void;
   onLine?: (line: string) => void;
+  /**
+   * Results through a named pipe at this path instead of descriptor 3: a
+   * container engine passes only stdin, stdout and stderr through, while a
+   * pipe in a mounted directory crosses the boundary.
+   */
+  resultsFifo?: string;
 }
 
 export interface WorkerOutcome {
@@ -76,15 +84,20 @@ export class Worker {
 
   private start(): ShellProcess {
     this.starts++;
+    const fifo = this.o.resultsFifo;
+    if (fifo) {
+      rmSync(fifo, { force: true });
+      execFileSync("mkfifo", ["-m", "600", fifo]);
+    }
     const proc = startShell({
       script: this.o.script,
       cwd: this.o.cwd,
-      env: { ...this.o.env, SPOTJOB_WORKER_PROTOCOL: String(WORKER_PROTOCOL) },
+      env: { ...this.o.env, SPOTJOB_WORKER_PROTOCOL: String(WORKER_PROTOCOL), ...(fifo ? { SPOTJOB_WORKER_RESULTS: fifo } : {}) },
       signal: this.o.signal,
       hurry: this.o.hurry,
       graceMs: this.o.graceMs,
       stdin: true,
-      fd3: true,
+      fd3: !fifo,
       onStart: this.o.onStart,
       onLine: (line) => {
         this.tail.push(line);
@@ -94,7 +107,8 @@ export class Worker {
     });
     // A worker that exits closes its stdin; writing then must not crash the runtime.
     proc.child.stdin!.on("error", () => undefined);
-    const results = createInterface({ input: proc.child.stdio[3] as Readable });
+    // Opening the pipe for reading waits for the worker to open it for writing.
+    const results = createInterface({ input: fifo ? createReadStream(fifo) : (proc.child.stdio[3] as Readable) });
     results.on("line", (line) => this.answer(line));
     proc.done.then(
       (exit) => this.exited(proc, exit),
@@ -123,6 +137,14 @@ export class Worker {
 
   private exited(proc: ShellProcess, exit: ShellResult): void {
     if (this.process === proc) this.process = undefined;
+    if (this.o.resultsFifo) {
+      // A worker that died before opening the pipe leaves our read-open waiting: open and close its other end.
+      try {
+        closeSync(openSync(this.o.resultsFifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waiting
+      }
+    }
     if (this.pending) this.settle({ ok: false, exit: exit.code, error: `the worker died during the item (${describeExit(exit)}); it is started again for the next item` });
   }
 

@@ -14,7 +14,8 @@ export const PYTHON_HELPER_MODULE = "spotjob_worker";
 export const PYTHON_HELPER = String.raw`"""spotjob worker protocol, version 1 (see the spotjob README).
 
 Items arrive on stdin, one JSON object per line: {"key": ..., "item": {...}, "attempt": n}.
-Results leave on file descriptor 3, one JSON object per line:
+Results leave on file descriptor 3 (or, in a container, the named pipe at
+$SPOTJOB_WORKER_RESULTS), one JSON object per line:
 {"key": ..., "ok": true, "result": ...} or {"key": ..., "ok": false, "error": "..."}.
 stdout and stderr stay free for the user's prints and logs.
 """
@@ -28,7 +29,8 @@ PROTOCOL = 1
 
 def serve(handle):
     """Calls handle(item) for each item the runtime sends; its return value (JSON) is the item's result."""
-    results = os.fdopen(3, "w", buffering=1)
+    path = os.environ.get("SPOTJOB_WORKER_RESULTS")
+    results = open(path, "w", buffering=1) if path else os.fdopen(3, "w", buffering=1)
     for line in sys.stdin:
         if not line.strip():
             continue

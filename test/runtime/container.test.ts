@@ -40,7 +40,7 @@ describe("wrapInContainer", () => {
 });
 
 describe("prepareContainer", () => {
-  const common = { image: "pytorch:latest", workDir: "/w", mounts: [], specEnvNames: [], gpus: false, workers: false, pull: async () => 0 };
+  const common = { image: "pytorch:latest", workDir: "/w", mounts: [], specEnvNames: [], gpus: false, pull: async () => 0 };
   let stateDir: string;
   beforeAll(() => {
     stateDir = mkdtempSync(join(tmpdir(), "spotjob-container-"));
