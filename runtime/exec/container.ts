@@ -29,12 +29,20 @@ export interface ContainerOptions {
   gpus: boolean;
 }
 
-/** The first engine on PATH, if any. */
-export function detectEngine(): ContainerEngine | undefined {
+/**
+ * The first engine that answers: on PATH is not enough (a docker CLI whose
+ * daemon is not running cannot run anything). `skipped` says why others
+ * were passed over, for the message.
+ */
+export function detectEngine(): { engine?: ContainerEngine; skipped: string[] } {
+  const skipped: string[] = [];
   for (const engine of ["docker", "podman"] as const) {
-    if (spawnSync("bash", ["-c", `command -v ${engine}`], { encoding: "utf8" }).stdout.trim()) return engine;
+    if (!spawnSync("bash", ["-c", `command -v ${engine}`], { encoding: "utf8" }).stdout.trim()) continue;
+    const probe = spawnSync(engine, ["info"], { encoding: "utf8", timeout: 15_000 });
+    if (probe.status === 0) return { engine, skipped };
+    skipped.push(`${engine} is installed but does not answer (${(probe.stderr || probe.error?.message || "").trim().split("\n").pop()})`);
   }
-  return undefined;
+  return { skipped };
 }
 
 /** The host command that runs `script` in the image, in `bash -euo pipefail`. */
@@ -107,10 +115,12 @@ export type PreparedContainer = { wrap?: (script: string) => string } | { error:
 /** Finds the engine and pulls the image once per machine; says how scripts are to be wrapped. */
 export async function prepareContainer(o: PrepareContainerOptions): Promise<PreparedContainer> {
   if (!o.image) return {};
-  const engine = o.engine === undefined ? detectEngine() : o.engine;
+  const found = o.engine === undefined ? detectEngine() : { engine: o.engine ?? undefined, skipped: [] };
+  const engine = found.engine;
   if (!engine) {
-    if (o.onCloud) return { error: `container_image ${o.image} needs docker or podman on the instance, and neither is installed` };
-    o.warn(`container_image ${o.image}: no container engine (docker, podman) on this machine; running on the host instead`);
+    const why = found.skipped.length ? ` (${found.skipped.join("; ")})` : "";
+    if (o.onCloud) return { error: `container_image ${o.image} needs docker or podman on the instance, and neither is working${why}` };
+    o.warn(`container_image ${o.image}: no working container engine (docker, podman) on this machine${why}; running on the host instead`);
     return {};
   }
   const marker = `${o.stateDir}/image-${createHash("sha256").update(`${engine} ${o.image}`).digest("hex").slice(0, 16)}.pulled`;

@@ -5,7 +5,7 @@
  * on the machines these tests run on, so the container itself is not run.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -53,12 +53,12 @@ describe("prepareContainer", () => {
   it("no engine on this machine: a warning, and the job runs on the host", async () => {
     const warnings: string[] = [];
     expect(await prepareContainer({ ...common, engine: null, onCloud: false, stateDir, warn: (w) => warnings.push(w) })).toEqual({});
-    expect(warnings).toEqual(["container_image pytorch:latest: no container engine (docker, podman) on this machine; running on the host instead"]);
+    expect(warnings).toEqual(["container_image pytorch:latest: no working container engine (docker, podman) on this machine; running on the host instead"]);
   });
 
   it("no engine on a cloud instance: an error at boot", async () => {
     expect(await prepareContainer({ ...common, engine: null, onCloud: true, stateDir, warn: () => undefined })).toEqual({
-      error: "container_image pytorch:latest needs docker or podman on the instance, and neither is installed",
+      error: "container_image pytorch:latest needs docker or podman on the instance, and neither is working",
     });
   });
 
@@ -75,16 +75,22 @@ describe("prepareContainer", () => {
   });
 });
 
-describe("spotjob run with container_image and no engine", () => {
-  it("warns and runs the job on the host", () => {
+describe("spotjob run with container_image and no working engine", () => {
+  it("warns, saying why, and runs the job on the host", () => {
     const root = join(__dirname, "../..");
     execFileSync(process.execPath, [join(root, "scripts/build.mjs")]);
     const dir = mkdtempSync(join(tmpdir(), "spotjob-container-run-"));
     writeFileSync(join(dir, "job.yaml"), 'provider: local\nname: boxed\ncontainer_image: "python:3.12-slim"\nrun: echo ran on the host\n');
-    // PATH without any engine, whatever this machine has.
-    const run = spawnSync(process.execPath, [join(root, "dist/spotjob.cjs"), "run", "job.yaml"], { cwd: dir, encoding: "utf8", env: { ...process.env, PATH: "/usr/bin:/bin", NO_COLOR: "1" } });
+    // A PATH with bash and a docker CLI whose daemon is not running, whatever this machine has.
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    symlinkSync(execFileSync("bash", ["-c", "command -v bash"], { encoding: "utf8" }).trim(), join(bin, "bash"));
+    writeFileSync(join(bin, "docker"), "#!/bin/bash\necho 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock.' >&2\nexit 1\n", { mode: 0o755 });
+    const run = spawnSync(process.execPath, [join(root, "dist/spotjob.cjs"), "run", "job.yaml"], { cwd: dir, encoding: "utf8", env: { ...process.env, PATH: bin, NO_COLOR: "1" } });
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stderr + run.stdout).toMatch(/container_image python:3\.12-slim: no container engine \(docker, podman\) on this machine; running on the host instead/);
+    expect(run.stderr + run.stdout).toMatch(
+      /container_image python:3\.12-slim: no working container engine \(docker, podman\) on this machine \(docker is installed but does not answer \(Cannot connect to the Docker daemon.*\)\); running on the host instead/,
+    );
     expect(run.stdout + run.stderr).toMatch(/ran on the host/);
   }, 60_000);
 });
