@@ -216,3 +216,57 @@ function killGroups(registry: string): void {
     }
   }
 }
+
+describe("stop signals", () => {
+  /** A job that ignores SIGTERM and keeps writing into the snapshot directory. */
+  function stubbornJob(graceSeconds: number) {
+    const dir = mkdtempSync(join(tmpdir(), "spotjob-stop-"));
+    writeFileSync(
+      join(dir, "job.yaml"),
+      ["provider: local", "name: stubborn", "run: |", "  trap 'echo ignoring TERM' TERM", '  for i in $(seq 1 600); do echo "$i" > "$SWEEP_SNAPSHOT_DIR/tick"; sleep 0.05 || true; done', ""].join("\n"),
+    );
+    const child = spawn(process.execPath, [runtime, "run", "--spec", join(dir, "job.yaml"), "--store", join(dir, "store"), "--state", join(dir, "machine")], {
+      env: { ...process.env, SPOTJOB_GRACE_SECONDS: String(graceSeconds) },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout!.on("data", (d) => (output += d));
+    child.stderr!.on("data", (d) => (output += d));
+    const done = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const lastTick = () => Number(readFileSync(join(dir, "machine", "snapshot", "tick"), "utf8"));
+    const storedTick = async () => {
+      const probe = mirrorOn(openStore(join(dir, "store")));
+      await probe.mirror.restore();
+      return Number(readFileSync(join(probe.dir, "tick"), "utf8"));
+    };
+    const status = () => JSON.parse(readFileSync(join(dir, "store", "status.json"), "utf8")) as { state: string; stop_reason?: string };
+    return { child, done, output: () => output, lastTick, storedTick, status, dir };
+  }
+
+  it("after the grace period the job is killed, its last writes are flushed, and the exit says interrupted", async () => {
+    const job = stubbornJob(1);
+    await sleep(800);
+    const t0 = Date.now();
+    job.child.kill("SIGTERM");
+    expect(await job.done).toBe(75);
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(1000);
+    expect(took).toBeLessThan(5000);
+    expect(job.output()).toMatch(/ignoring TERM/);
+    expect(await job.storedTick()).toBe(job.lastTick());
+    expect(job.status()).toMatchObject({ state: "INTERRUPTED", stop_reason: "stopped by SIGTERM" });
+  }, 30_000);
+
+  it("a second signal kills at once instead of waiting out the grace period, and the flush still happens", async () => {
+    const job = stubbornJob(60);
+    await sleep(800);
+    const t0 = Date.now();
+    job.child.kill("SIGTERM");
+    await sleep(300);
+    job.child.kill("SIGTERM");
+    expect(await job.done).toBe(75);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(job.output()).toMatch(/SIGTERM again: killing the job's processes now/);
+    expect(await job.storedTick()).toBe(job.lastTick());
+  }, 30_000);
+});
