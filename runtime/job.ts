@@ -206,8 +206,9 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
           scratchDir: join(o.stateDir, "scratch"),
           children,
           signal,
-          graceMs: o.graceMs, hurry: o.hurry,
-          wrap,
+          graceMs: o.graceMs,
+          hurry: o.hurry,
+          wrap: container.wrap,
           onLine: line,
           onRecord: () => {
             const { done, total } = sweep.counts();

@@ -46,6 +46,7 @@ export interface SweepOutcome {
 export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const queue = [...o.sweep.pending];
   mkdirSync(o.scratchDir, { recursive: true });
+  const wrap = o.wrap ?? ((script: string) => script);
 
   const runItem = async (item: SweepItem, devices: string | undefined, worker: Worker | undefined): Promise<void> => {
     for (let tries = 0; tries < o.maxAttempts && !o.signal.aborted; tries++) {
@@ -64,7 +65,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
         const resultFile = join(o.scratchDir, `result-${process.pid}-${item.index}-${tries}.json`);
         rmSync(resultFile, { force: true });
         const result = await runShell({
-          script: (o.wrap ?? ((x: string) => x))(renderCommand(o.command!, item.fields)),
+          script: wrap(renderCommand(o.command!, item.fields)),
           cwd: o.cwd,
           env: { ...slotEnv(devices), SWEEP_ITEM: JSON.stringify(item.fields), SWEEP_KEY: item.key, SWEEP_RESULT: resultFile, SWEEP_ATTEMPT: String(attempt) },
           signal: o.signal,
@@ -92,7 +93,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
     o.slots.map(async (slot, index) => {
       const worker = o.worker
         ? new Worker({
-            script: (o.wrap ?? ((x: string) => x))(o.worker),
+            script: wrap(o.worker),
             resultsFifo: o.wrap ? join(o.scratchDir, `worker-${index}.results`) : undefined,
             cwd: o.cwd,
             env: { ...slotEnv(slot.devices), SPOTJOB_WORKER_SLOT: String(index) },

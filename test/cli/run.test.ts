@@ -195,7 +195,7 @@ def handle(item):
         os._exit(9)  # the whole worker dies mid-item
     with open("executions", "a") as f:
         f.write(f"{n}\\n")
-    return {"square": n * n, "device": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    return {"square": n * n, "device": os.environ.get("CUDA_VISIBLE_DEVICES"), "pipe": os.environ.get("SPOTJOB_WORKER_RESULTS")}
 serve(handle)
 `;
 
@@ -213,6 +213,7 @@ serve(handle)
       const n = Number(r.key.slice(1));
       expect(r.result.square).toBe(n * n);
       expect(["0", "1"]).toContain(r.result.device);
+      expect(r.result.pipe).toBeNull(); // on the host, results come on descriptor 3
     }
     expect(new Set(j.executions())).toEqual(new Set(["0", "1", "2", "3", "4", "5", "6", "7"]));
     // Two slots, plus one restart after the worker that died.
