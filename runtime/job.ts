@@ -56,7 +56,7 @@ export interface RunJobOptions {
   graceMs?: number;
   /** A second stop signal: kill what runs now. */
   hurry?: AbortSignal;
-  /** On a cloud instance (SPOTJOB_ON_CLOUD=1): a missing container engine is an error, not a warning. */
+  /** On a cloud instance (SPOTJOB_CLOUD set): a missing container engine is an error, not a warning. */
   onCloud?: boolean;
   /** How often the snapshot directory is scanned for changes (ms). */
   snapshotPollMs?: number;

@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { ResolvedSpec } from "../core/spec/load";
 import { consoleEvents, stopOnSignals } from "./console";
+import { watchSpotNotice } from "./cloud/aws-notice";
 import { runJob, type JobResult } from "./job";
 import { openStore } from "./store/open";
 
@@ -27,12 +28,27 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
   const controller = new AbortController();
   const hurry = new AbortController();
   const unhook = stopOnSignals((signal) => controller.abort(new Error(`stopped by ${signal}`)), events.info, () => hurry.abort());
+  // SPOTJOB_CLOUD names the cloud this instance runs on (the startup script sets it).
+  const cloud = process.env.SPOTJOB_CLOUD;
+  const watching = new AbortController();
+  if (cloud === "aws") {
+    void watchSpotNotice({
+      signal: watching.signal,
+      onNotice: (notice) => {
+        events.warn(`spot interruption notice: ${notice.action} at ${notice.time}; stopping and saving progress`);
+        controller.abort(new Error(`spot interruption notice (${notice.action} at ${notice.time})`));
+      },
+      onRebalance: (at) => events.warn(`EC2 rebalance recommendation (${at}): this spot instance is at elevated risk of interruption`),
+      log: events.info,
+    });
+  }
   try {
     events.info(`job ${o.spec.name}: store ${store.url}, working in ${workDir}`);
-    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, graceMs: o.graceMs ?? graceFromEnv(), onCloud: process.env.SPOTJOB_ON_CLOUD === "1" });
+    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, graceMs: o.graceMs ?? graceFromEnv(), onCloud: cloud !== undefined && cloud !== "" });
     events.info(`${result.state}: ${result.message}`);
     return result;
   } finally {
+    watching.abort();
     unhook();
   }
 }

@@ -83,6 +83,18 @@ export async function startFakeGcs(): Promise<Emulator> {
   return { endpoint, stop: stopper(child) };
 }
 
+/**
+ * amazon-ec2-metadata-mock serving the spot interruption notice with IMDSv2
+ * required; the notice appears `delaySeconds` after start.
+ */
+export async function startEc2MetadataMock(delaySeconds: number, extra: string[] = []): Promise<Emulator> {
+  const port = await freePort();
+  const child = spawn(which("ec2-metadata-mock")!, ["spot", "--imdsv2", "--mock-delay-sec", String(delaySeconds), "--hostname", "127.0.0.1", "--port", String(port), ...extra], { stdio: "ignore" });
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitFor(`${endpoint}/latest/meta-data/`, child, "ec2-metadata-mock");
+  return { endpoint, stop: stopper(child) };
+}
+
 /** Environment that points the AWS SDK at moto and the GCS client at fake-gcs-server. */
 export function emulatorEnv(moto?: Emulator, gcs?: Emulator): Record<string, string> {
   const env: Record<string, string> = {};
