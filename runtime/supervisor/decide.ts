@@ -1,0 +1,110 @@
+/**
+ * What the supervisor (a scheduled function, every minute) does about a job:
+ * a pure function of the job's status, its groups, the money spent so far
+ * and the clock. It enforces what an instance cannot enforce on itself: the
+ * on-demand fallback after spot has been missing for a while, the runtime
+ * cap and the budget even when the job hangs, the idle stop after the job
+ * ends, and "an ended job has every group at zero". The executor applies the
+ * result to the cloud and keeps `state` and `events` in the store.
+ */
+import type { JobStatus } from "../status";
+
+export interface GroupView {
+  name: string;
+  /** Instances asked for. */
+  desired: number;
+  /** Instances running. */
+  inService: number;
+  /** Hourly price of one instance in this group. */
+  pricePerHour: number;
+}
+
+export interface SupervisorPolicy {
+  maxRuntimeMinutes: number | null;
+  budgetUsd: number;
+  spotFallback: boolean;
+  fallbackAfterMinutes: number;
+  autostopMinutes: number;
+}
+
+/** What the supervisor remembers between runs (kept in the store). */
+export interface SupervisorState {
+  /** When the supervisor last ran: instance time since then is charged to the budget. */
+  lastRunAt?: number;
+  /** USD spent across all attempts (instances in service × price × time). */
+  spentUsd: number;
+  /** Since when the spot group has wanted an instance and had none running. */
+  spotMissingSince?: number;
+  /** Set once the job has been stopped for good: nothing scales up again. */
+  stoppedFor?: string;
+}
+
+export interface SupervisorInput {
+  now: number;
+  status: JobStatus | undefined;
+  spot: GroupView;
+  onDemand?: GroupView;
+  policy: SupervisorPolicy;
+  state: SupervisorState;
+}
+
+export interface SupervisorDecision {
+  /** Desired capacity to set, by group name (only changes). */
+  scale: Record<string, number>;
+  state: SupervisorState;
+  events: string[];
+}
+
+const MINUTE = 60_000;
+const ENDED = new Set(["SUCCEEDED", "FAILED"]);
+
+export function decide(input: SupervisorInput): SupervisorDecision {
+  const { now, status, spot, onDemand, policy } = input;
+  const groups = [spot, ...(onDemand ? [onDemand] : [])];
+  const events: string[] = [];
+  const state: SupervisorState = { ...input.state };
+
+  // Charge the time since the last run at what was running meanwhile.
+  if (state.lastRunAt !== undefined && now > state.lastRunAt) {
+    const hours = (now - state.lastRunAt) / 3_600_000;
+    state.spentUsd += groups.reduce((sum, g) => sum + g.inService * g.pricePerHour * hours, 0);
+  }
+  state.lastRunAt = now;
+
+  const target = new Map(groups.map((g) => [g.name, g.desired]));
+  const stopAll = (reason: string) => {
+    if (state.stoppedFor === undefined) events.push(`stopping the job: ${reason}; every group goes to zero`);
+    state.stoppedFor ??= reason;
+    for (const g of groups) target.set(g.name, 0);
+  };
+
+  const startedAt = status ? Date.parse(status.started_at) : undefined;
+  if (state.stoppedFor !== undefined) stopAll(state.stoppedFor);
+  else if (status && ENDED.has(status.state)) {
+    const finishedAt = Date.parse(status.finished_at ?? status.heartbeat_at);
+    if (now - finishedAt >= policy.autostopMinutes * MINUTE) stopAll(`the job ${status.state === "SUCCEEDED" ? "succeeded" : "failed"} and ${policy.autostopMinutes} idle minute(s) passed`);
+  } else if (policy.maxRuntimeMinutes !== null && startedAt !== undefined && now - startedAt >= policy.maxRuntimeMinutes * MINUTE) {
+    stopAll(`max_runtime_minutes (${policy.maxRuntimeMinutes}) reached`);
+  } else if (state.spentUsd >= policy.budgetUsd) {
+    stopAll(`max_total_budget ($${policy.budgetUsd.toFixed(2)}) spent ($${state.spentUsd.toFixed(2)})`);
+  } else if (onDemand && policy.spotFallback) {
+    if (spot.desired > 0 && spot.inService === 0) {
+      state.spotMissingSince ??= now;
+      if (onDemand.desired === 0 && now - state.spotMissingSince >= policy.fallbackAfterMinutes * MINUTE) {
+        target.set(onDemand.name, 1);
+        events.push(`no spot capacity for ${policy.fallbackAfterMinutes} minute(s): starting the on-demand fallback`);
+      }
+    } else if (spot.inService > 0) {
+      state.spotMissingSince = undefined;
+      // Spot is back while the fallback runs: one instance does the work, the other stops billing.
+      if (onDemand.desired > 0) {
+        target.set(spot.name, 0);
+        events.push("spot capacity returned while the on-demand fallback runs: keeping the fallback, scaling spot away");
+      }
+    }
+  }
+
+  const scale: Record<string, number> = {};
+  for (const g of groups) if (target.get(g.name) !== g.desired) scale[g.name] = target.get(g.name)!;
+  return { scale, state, events };
+}
