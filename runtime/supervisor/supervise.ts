@@ -1,0 +1,50 @@
+/**
+ * One run of the supervisor: read the job's status and its groups, decide,
+ * apply the new desired capacities through Auto Scaling, and keep the
+ * supervisor's state and what it did in the store (`supervisor/state.json`,
+ * `supervisor/events/<time>.json`). The scheduled function calls this every
+ * minute; tests call it directly against moto.
+ */
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand } from "@aws-sdk/client-auto-scaling";
+import { readStatus } from "../status";
+import type { Store } from "../store/store";
+import { decide, type GroupView, type SupervisorDecision, type SupervisorPolicy, type SupervisorState } from "./decide";
+
+export const SUPERVISOR_STATE_KEY = "supervisor/state.json";
+
+export interface SupervisedJob {
+  store: Store;
+  spot: { name: string; pricePerHour: number };
+  onDemand?: { name: string; pricePerHour: number };
+  policy: SupervisorPolicy;
+}
+
+/** Instances that bill: launched and not yet on their way out. */
+const BILLING = new Set(["Pending", "Pending:Wait", "Pending:Proceed", "InService"]);
+
+async function groupViews(client: AutoScalingClient, job: SupervisedJob): Promise<{ spot: GroupView; onDemand?: GroupView }> {
+  const wanted = [job.spot, ...(job.onDemand ? [job.onDemand] : [])];
+  const out = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: wanted.map((g) => g.name) }));
+  const view = (g: { name: string; pricePerHour: number }): GroupView => {
+    const found = out.AutoScalingGroups?.find((a) => a.AutoScalingGroupName === g.name);
+    if (!found) throw new Error(`Auto Scaling group ${g.name} does not exist`);
+    return { name: g.name, desired: found.DesiredCapacity ?? 0, inService: (found.Instances ?? []).filter((i) => BILLING.has(String(i.LifecycleState))).length, pricePerHour: g.pricePerHour };
+  };
+  return { spot: view(job.spot), onDemand: job.onDemand ? view(job.onDemand) : undefined };
+}
+
+export async function superviseOnce(job: SupervisedJob, client: AutoScalingClient, now = Date.now()): Promise<SupervisorDecision> {
+  const [status, saved, groups] = await Promise.all([readStatus(job.store), job.store.get(SUPERVISOR_STATE_KEY), groupViews(client, job)]);
+  const state: SupervisorState = saved ? (JSON.parse(saved.body.toString()) as SupervisorState) : { spentUsd: 0 };
+  const decision = decide({ now, status, spot: groups.spot, onDemand: groups.onDemand, policy: job.policy, state });
+  for (const [name, desired] of Object.entries(decision.scale)) {
+    await client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: name, DesiredCapacity: desired, HonorCooldown: false }));
+  }
+  // What it did is recorded before the state that says it was done.
+  if (decision.events.length || Object.keys(decision.scale).length) {
+    const record = { at: new Date(now).toISOString(), events: decision.events, scale: decision.scale, spent_usd: decision.state.spentUsd };
+    await job.store.put(`supervisor/events/${record.at}.json`, JSON.stringify(record));
+  }
+  await job.store.put(SUPERVISOR_STATE_KEY, JSON.stringify(decision.state));
+  return decision;
+}
