@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { ResolvedSpec } from "../core/spec/load";
 import { consoleEvents, stopOnSignals } from "./console";
+import { ownGroups, scaleOwnGroupsToZero } from "./cloud/aws-groups";
 import { watchSpotNotice } from "./cloud/aws-notice";
 import { runJob, type JobResult } from "./job";
 import { openStore } from "./store/open";
@@ -46,6 +47,7 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
     events.info(`job ${o.spec.name}: store ${store.url}, working in ${workDir}`);
     const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, graceMs: o.graceMs ?? graceFromEnv(), onCloud: cloud !== undefined && cloud !== "" });
     events.info(`${result.state}: ${result.message}`);
+    if (cloud === "aws" && (result.state === "SUCCEEDED" || result.state === "FAILED")) await scaleOwnGroupsToZero(ownGroups(), events.info);
     return result;
   } finally {
     watching.abort();

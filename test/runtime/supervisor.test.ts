@@ -8,7 +8,8 @@
  * decision table in supervisor-decide.test.ts.)
  */
 import { AutoScalingClient, CreateAutoScalingGroupCommand, CreateLaunchConfigurationCommand, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
-import { mkdtempSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +18,8 @@ import type { JobStatus } from "../../runtime/status";
 import { LocalDirStore } from "../../runtime/store/local-dir";
 import type { SupervisorPolicy } from "../../runtime/supervisor/decide";
 import { SUPERVISOR_STATE_KEY, superviseOnce, type SupervisedJob } from "../../runtime/supervisor/supervise";
-import { requireBinary, startMoto, type Emulator } from "../helpers/emulators";
+import { emulatorEnv, requireBinary, startMoto, type Emulator } from "../helpers/emulators";
+import { buildRuntime } from "../helpers/runtime-bundle";
 
 const hasMoto = requireBinary("moto_server");
 let moto: Emulator | undefined;
@@ -111,4 +113,26 @@ describe.runIf(hasMoto)("supervisor on moto_server", () => {
     expect(allows(role, "autoscaling:SetDesiredCapacity", arn.replace(`autoScalingGroupName/${j.spot.name}`, "autoScalingGroupName/other-job-spot"))).toBe(false);
     expect(allows(role, "autoscaling:DescribeAutoScalingGroups", "*")).toBe(true);
   });
+
+  it("the instance scales its own groups to zero when its job ends", async () => {
+    const j = await job(1, 1, { state: "RUNNING" });
+    const dir = mkdtempSync(join(tmpdir(), "spotjob-own-groups-"));
+    writeFileSync(join(dir, "job.yaml"), "provider: aws\ngpu_type: T4\nname: own-groups\nrun: echo done\n");
+    const runtime = await buildRuntime();
+    const run = spawnSync(process.execPath, [runtime, "run", "--spec", join(dir, "job.yaml"), "--store", join(dir, "store"), "--state", join(dir, "machine")], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: {
+        ...process.env,
+        ...emulatorEnv(moto),
+        AWS_ENDPOINT_URL_AUTO_SCALING: moto!.endpoint,
+        SPOTJOB_CLOUD: "aws",
+        SPOTJOB_IMDS_ENDPOINT: "http://127.0.0.1:9", // no metadata service: the watcher reports it and goes on
+        SPOTJOB_AWS_GROUPS: `${j.spot.name},${j.onDemand!.name}`,
+      },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr + run.stdout).toMatch(new RegExp(`scaled Auto Scaling group ${j.spot.name} to zero`));
+    expect(await running(j)).toEqual({ [j.spot.name]: { desired: 0, instances: 0 }, [j.onDemand!.name]: { desired: 0, instances: 0 } });
+  }, 60_000);
 });
