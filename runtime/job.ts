@@ -87,7 +87,6 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const children = new ChildRegistry(join(o.stateDir, "children"));
   const orphans = children.reap();
   if (orphans) events.warn(`stopped ${orphans} process group(s) left running by a previous runtime on this machine`);
-  const signal = AbortSignal.any([o.signal, lost.signal]);
 
   const previous = await readStatus(store);
   const items = spec.sweep ? expandOrThrow(spec) : [];
@@ -114,6 +113,16 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const snapshotDir = join(o.stateDir, "snapshot");
   const mirror = new SnapshotMirror({ store, dir: snapshotDir, syncedMarker: join(o.stateDir, "snapshot.synced"), pollMs: o.snapshotPollMs, onWarning: events.warn });
   let mirroring = false;
+  // A stop reaches the job's processes only once the snapshot directory is quiet
+  // (at most a second), so a progress file is not caught half-rewritten; a
+  // second signal skips the wait.
+  const stopRequested = AbortSignal.any([o.signal, lost.signal]);
+  const stopGate = new AbortController();
+  const signal = stopGate.signal;
+  const passStop = () => stopGate.abort(stopRequested.reason ?? new Error("stopped"));
+  stopRequested.addEventListener("abort", () => void (mirroring ? mirror.capture().catch(() => undefined) : Promise.resolve()).then(passStop), { once: true });
+  o.hurry?.addEventListener("abort", passStop, { once: true });
+  if (stopRequested.aborted) passStop();
   // `from spotjob_worker import serve` works in every command.
   const pythonDir = join(o.stateDir, "python");
   mkdirSync(pythonDir, { recursive: true });

@@ -8,9 +8,11 @@
  * (`snapshot/blobs/<sha256>`, create-only) and one manifest
  * (`snapshot/manifest.json`: path → sha256, size) is the commit point: a
  * reader sees the old directory or the new one, never a mix, and every file
- * is checked against its hash on restore. A file is uploaded only once its
- * size and mtime have held still across two scans and did not change while
- * it was read, so a file in the middle of being written is never sent.
+ * is checked against its hash on restore. A file is uploaded only once it
+ * has not been modified for SETTLE_MS and did not change while it was read,
+ * so a file in the middle of being rewritten is not sent; at a stop, a file
+ * the dying job may have left torn is replaced by the copy taken just before
+ * the signal (see `capture` and `flush`).
  */
 import { createHash } from "node:crypto";
 import { promises as fs, type Stats } from "node:fs";
@@ -21,6 +23,15 @@ import { PreconditionFailed, type Store } from "../store/store";
 export const MANIFEST_KEY = "snapshot/manifest.json";
 const BLOBS = "snapshot/blobs/";
 const UPLOADS_AT_ONCE = 8;
+/** A write this close after the stop signal came from a process the signal was killing. */
+const SIGNAL_WINDOW_MS = 50;
+/**
+ * A file last modified this long ago is complete: writers rewrite a progress
+ * file in well under this, so an older state is not one caught mid-write
+ * (unless its writer died mid-write, which the stop sequence handles).
+ */
+const SETTLE_MS = 100;
+const isSettled = (st: Seen) => Date.now() - st.mtimeMs >= SETTLE_MS;
 
 export interface SnapshotManifest {
   v: 1;
@@ -58,16 +69,18 @@ interface Seen {
 }
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
-const sameStat = (a: Seen | undefined, b: Stats) => a !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs;
+const sameStat = (a: Seen | undefined, b: Seen) => a !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs;
 
 export class SnapshotMirror {
   private manifest: SnapshotManifest = { v: 1, files: {} };
-  /** What each file looked like at the previous scan. */
-  private previous = new Map<string, Seen>();
   /** The stat of each file as last uploaded. */
   private uploaded = new Map<string, Seen>();
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> = Promise.resolve();
+  /** Contents of changed files at the quiet moment before a stop signal went to the job (see `capture`). */
+  private captured: Map<string, { body: Buffer; seen: Seen }> | undefined;
+  /** When the stop signal went to the job (wall clock, as file mtimes are). */
+  private signalledAt = 0;
   /** Time of the last successful upload of a change (for the flush bench). */
   lastSyncAt = 0;
 
@@ -125,7 +138,40 @@ export class SnapshotMirror {
     this.timer.unref();
   }
 
-  /** Stops the timer and sends everything not yet in the store; the job's processes must have stopped. */
+  /**
+   * Called when a stop is requested, before the job is signalled: waits (up
+   * to `maxWaitMs`) until every changed file has settled, and keeps the
+   * contents of the settled ones as they are then. A program killed by the
+   * signal in the middle of rewriting a file leaves it torn; the flush then
+   * sends this copy instead.
+   */
+  async capture(maxWaitMs = 1000): Promise<void> {
+    const deadline = Date.now() + maxWaitMs;
+    let files = await listFiles(this.o.dir);
+    const changed = () => [...files].filter(([path, st]) => !sameStat(this.uploaded.get(path), st));
+    while (Date.now() < deadline && changed().some(([, st]) => !isSettled(st))) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      files = await listFiles(this.o.dir);
+    }
+    const captured = new Map<string, { body: Buffer; seen: Seen }>();
+    for (const [path, st] of changed()) {
+      if (!isSettled(st)) continue; // still being written: not a copy to trust
+      const body = await fs.readFile(join(this.o.dir, path)).catch(() => undefined);
+      const after = await fs.stat(join(this.o.dir, path)).catch(() => undefined);
+      if (body && after && sameStat(st, after)) captured.set(path, { body, seen: { size: st.size, mtimeMs: st.mtimeMs } });
+    }
+    this.captured = captured;
+    this.signalledAt = Date.now();
+  }
+
+  /**
+   * Stops the timer and sends everything not yet in the store; the job's
+   * processes must have stopped. After a `capture`, a file last changed
+   * around the moment the job was signalled was being written by a process
+   * the signal killed: it may be torn, so the captured copy goes instead
+   * (and is put back on disk). A file changed well after the signal was
+   * written by a live process on purpose (a save on SIGTERM) and goes as is.
+   */
   async flush(): Promise<void> {
     clearInterval(this.timer);
     await this.scanning.catch(() => undefined);
@@ -141,16 +187,34 @@ export class SnapshotMirror {
     const candidates: [string, Seen][] = [];
     for (const [path, st] of current) {
       const seen = { size: st.size, mtimeMs: st.mtimeMs };
-      const settled = final || sameStat(this.previous.get(path), st);
-      this.previous.set(path, seen);
+      const settled = final || isSettled(st);
       if (!sameStat(this.uploaded.get(path), st) && settled) candidates.push([path, seen]);
     }
     // A few uploads at once: a flush after a notice has seconds, not minutes.
-    await inParallel(candidates, UPLOADS_AT_ONCE, async ([path, seen]) => {
-      const body = await fs.readFile(join(dir, path)).catch(() => undefined);
-      if (!body) return; // deleted meanwhile
-      const after = await fs.stat(join(dir, path)).catch(() => undefined);
-      if (!after || !sameStat(seen, after) || after.size !== body.length) return; // written while read: next pass
+    let suspect = false;
+    await inParallel(candidates, UPLOADS_AT_ONCE, async ([path, latest]) => {
+      let seen = latest;
+      let body: Buffer | undefined;
+      const captured = final ? this.captured : undefined;
+      const kept = captured?.get(path);
+      // Trusted as on disk: no stop happened, the capture saw this very state, or a live process wrote it well after the signal.
+      const tornSuspect = captured !== undefined && !(kept && sameStat(kept.seen, latest)) && latest.mtimeMs <= this.signalledAt + SIGNAL_WINDOW_MS;
+      if (tornSuspect) {
+        if (!kept) {
+          suspect = true; // changed only after the stop began, by a process then killed
+          return;
+        }
+        // Changed after the capture by a dying process: the captured copy is the last complete one.
+        await writeFileAtomic(join(dir, path), kept.body);
+        const st = await fs.stat(join(dir, path));
+        seen = { size: st.size, mtimeMs: st.mtimeMs };
+        body = kept.body;
+      } else {
+        body = await fs.readFile(join(dir, path)).catch(() => undefined);
+        if (!body) return; // deleted meanwhile
+        const after = await fs.stat(join(dir, path)).catch(() => undefined);
+        if (!after || !sameStat(seen, after) || after.size !== body.length) return; // written while read: next pass
+      }
       const hash = sha256(body);
       if (files[path]?.sha256 !== hash) {
         await store.put(`${BLOBS}${hash}`, body, { ifAbsent: true }).catch((e) => {
@@ -168,7 +232,8 @@ export class SnapshotMirror {
         changed = true;
       }
     }
-    for (const path of [...this.previous.keys()]) if (!current.has(path)) this.previous.delete(path);
+    // A suspect file stays on disk as the dying process left it: this machine's copy is no longer to be trusted over the store's.
+    if (suspect) await fs.rm(this.o.syncedMarker, { force: true });
     if (!changed) return;
     const next: SnapshotManifest = { v: 1, files };
     const body = Buffer.from(JSON.stringify(next));

@@ -186,10 +186,15 @@ describe.each(stores)("a program that keeps its own progress file, on %s", (_, a
       if (gentle) {
         run.child.kill("SIGTERM");
         const { code, output } = await run.done;
-        expect(code, output).toBe(75);
+        // The stop waits (up to 1 s) for the snapshot directory to settle; the job may finish meanwhile (0). Under
+        // load the signal can also land while Node is still starting, before the runtime handles signals (null).
+        expect([75, 0, null], output).toContain(code);
         // After a notice, everything the program finished before it is in the store.
         const saved = await inStore();
         for (const i of before) expect(saved.has(i), `item ${i} finished before SIGTERM but is not in the store\n${output}`).toBe(true);
+        if (code === 0) break;
+        // (Handlers are installed before the runtime says which store it uses.)
+        if (code === null) expect(output).not.toMatch(/job toy: store/);
       } else {
         // No notice: the runtime and the program die at once (the program's group too, as on a dead machine).
         run.child.kill("SIGKILL");
