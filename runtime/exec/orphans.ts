@@ -32,6 +32,13 @@ export class ChildRegistry {
     rmSync(join(this.dir, String(pgid)), { force: true });
   }
 
+  /** The recorded groups still alive (the same process, not a reused pid). */
+  alive(): number[] {
+    return readdirSync(this.dir)
+      .map(Number)
+      .filter((pgid) => Number.isInteger(pgid) && startTime(pgid) === readFileSync(join(this.dir, String(pgid)), "utf8"));
+  }
+
   /** Kills the groups a previous runtime left behind; returns how many it found alive. */
   reap(): number {
     let reaped = 0;

@@ -9,15 +9,17 @@
  * (`snapshot/manifest.json`: path → sha256, size) is the commit point: a
  * reader sees the old directory or the new one, never a mix, and every file
  * is checked against its hash on restore. A file is uploaded only once it
- * has not been modified for SETTLE_MS and did not change while it was read,
- * so a file in the middle of being rewritten is not sent; at a stop, a file
+ * has not been modified for SETTLE_MS (OPEN_SETTLE_MS while a process holds
+ * it open for writing) and did not change while it was read, so a file in
+ * the middle of being rewritten is not sent; at a stop, a file
  * the dying job may have left torn is replaced by the copy taken just before
  * the signal (see `capture` and `flush`).
  */
 import { createHash } from "node:crypto";
 import { promises as fs, type Stats } from "node:fs";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { isTempFile, writeFileAtomic } from "../store/local-dir";
+import { openForWriting } from "./open-files";
 import { PreconditionFailed, type Store } from "../store/store";
 
 export const MANIFEST_KEY = "snapshot/manifest.json";
@@ -31,7 +33,27 @@ const SIGNAL_WINDOW_MS = 50;
  * (unless its writer died mid-write, which the stop sequence handles).
  */
 const SETTLE_MS = 100;
-const isSettled = (st: Seen) => Date.now() - st.mtimeMs >= SETTLE_MS;
+/**
+ * A file some process still holds open for writing may be mid-rewrite with
+ * its writer descheduled (seen under load): it must hold still longer. Not
+ * forever, so a log kept open for appending is still mirrored.
+ */
+const OPEN_SETTLE_MS = 500;
+const isSettled = (st: Seen, open = false) => Date.now() - st.mtimeMs >= (open ? OPEN_SETTLE_MS : SETTLE_MS);
+
+/**
+ * The entries that have held still long enough to be read as complete; with
+ * `closedWillDo`, also younger ones no process holds open for writing (known
+ * only where /proc is).
+ */
+function settledOnly<T extends [string, Seen]>(dir: string, entries: T[], closedWillDo = false): T[] {
+  const young = entries.filter(([, st]) => !isSettled(st, true));
+  const writing = young.length ? openForWriting(new Set(young.map(([path]) => resolve(dir, path)))) : new Set<string>();
+  return entries.filter(([path, st]) => {
+    const open = writing?.has(resolve(dir, path)) ?? false;
+    return isSettled(st, open) || (closedWillDo && writing !== undefined && !open);
+  });
+}
 
 export interface SnapshotManifest {
   v: 1;
@@ -139,26 +161,44 @@ export class SnapshotMirror {
   }
 
   /**
-   * Called when a stop is requested, before the job is signalled: waits (up
-   * to `maxWaitMs`) until every changed file has settled, and keeps the
-   * contents of the settled ones as they are then. A program killed by the
+   * Called when a stop is requested, before the job is signalled: keeps the
+   * contents of every changed file that is complete, waiting (up to
+   * `maxWaitMs`) for files still being written. A program killed by the
    * signal in the middle of rewriting a file leaves it torn; the flush then
    * sends this copy instead.
+   *
+   * With a `freezer` (the job's process groups, paused with SIGSTOP) the
+   * copy is taken while nothing can write, and a file no process holds open
+   * for writing is complete however new; without one (or without /proc) a
+   * file counts as complete once it has held still (SETTLE_MS). It returns
+   * with the job still paused: the caller signals it, then resumes it, so
+   * nothing is written between the copy and the signal.
    */
-  async capture(maxWaitMs = 1000): Promise<void> {
+  async capture(maxWaitMs = 1000, freezer?: { pause(): void; resume(): void }): Promise<void> {
     const deadline = Date.now() + maxWaitMs;
-    let files = await listFiles(this.o.dir);
-    const changed = () => [...files].filter(([path, st]) => !sameStat(this.uploaded.get(path), st));
-    while (Date.now() < deadline && changed().some(([, st]) => !isSettled(st))) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      files = await listFiles(this.o.dir);
-    }
     const captured = new Map<string, { body: Buffer; seen: Seen }>();
-    for (const [path, st] of changed()) {
-      if (!isSettled(st)) continue; // still being written: not a copy to trust
-      const body = await fs.readFile(join(this.o.dir, path)).catch(() => undefined);
-      const after = await fs.stat(join(this.o.dir, path)).catch(() => undefined);
-      if (body && after && sameStat(st, after)) captured.set(path, { body, seen: { size: st.size, mtimeMs: st.mtimeMs } });
+    for (;;) {
+      const last = Date.now() >= deadline;
+      freezer?.pause();
+      let pending: number;
+      try {
+        const files = await listFiles(this.o.dir);
+        const changed = [...files].filter(([path, st]) => !sameStat(this.uploaded.get(path), st) && !sameStat(captured.get(path)?.seen, st));
+        const complete = settledOnly(this.o.dir, changed, freezer !== undefined);
+        for (const [path, st] of complete) {
+          const body = await fs.readFile(join(this.o.dir, path)).catch(() => undefined);
+          const after = await fs.stat(join(this.o.dir, path)).catch(() => undefined);
+          if (body && after && sameStat(st, after)) captured.set(path, { body, seen: { size: st.size, mtimeMs: st.mtimeMs } });
+        }
+        pending = changed.length - complete.length;
+      } catch (e) {
+        freezer?.resume();
+        throw e;
+      }
+      if (pending === 0 || last) break;
+      // Let the writers finish what they are in the middle of.
+      freezer?.resume();
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
     this.captured = captured;
     this.signalledAt = Date.now();
@@ -184,12 +224,11 @@ export class SnapshotMirror {
     const current = await listFiles(dir);
     const files = { ...this.manifest.files };
     let changed = false;
-    const candidates: [string, Seen][] = [];
+    const changedFiles: [string, Seen][] = [];
     for (const [path, st] of current) {
-      const seen = { size: st.size, mtimeMs: st.mtimeMs };
-      const settled = final || isSettled(st);
-      if (!sameStat(this.uploaded.get(path), st) && settled) candidates.push([path, seen]);
+      if (!sameStat(this.uploaded.get(path), st)) changedFiles.push([path, { size: st.size, mtimeMs: st.mtimeMs }]);
     }
+    const candidates = final ? changedFiles : settledOnly(dir, changedFiles);
     // A few uploads at once: a flush after a notice has seconds, not minutes.
     let suspect = false;
     await inParallel(candidates, UPLOADS_AT_ONCE, async ([path, latest]) => {

@@ -7,12 +7,13 @@
  */
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { spawn } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST_KEY, SnapshotCorruptError, SnapshotMirror, type SnapshotManifest } from "../../runtime/snapshot/mirror";
+import { openForWriting } from "../../runtime/snapshot/open-files";
 import { openStore } from "../../runtime/store/open";
 import type { Store } from "../../runtime/store/store";
 import { createGcsBucket, emulatorEnv, requireBinary, startFakeGcs, startMoto, type Emulator } from "../helpers/emulators";
@@ -105,6 +106,39 @@ describe.each(stores)("snapshot mirror on %s", (_, available, setup) => {
     expect([...sizes]).toEqual([]);
   });
 
+  it.runIf(available())("a file held open mid-rewrite is not sent while its writer pauses, and a log kept open is still mirrored", async () => {
+    const { url, env } = setup();
+    const store = withEnv(env, () => openStore(url(`open-${counter++}`)));
+    const a = mirrorOn(store);
+    await a.mirror.restore();
+    a.mirror.start();
+    // A rewrite in place whose writer is descheduled for 300 ms half-way (seen under load).
+    const progress = openSync(join(a.dir, "progress.json"), "w");
+    writeSync(progress, '{"done": [1, 2');
+    expect(openForWriting(new Set([join(a.dir, "progress.json")]))).toEqual(new Set([join(a.dir, "progress.json")]));
+    await sleep(300);
+    expect((await manifestOf(store))?.files["progress.json"]).toBeUndefined();
+    writeSync(progress, ", 3]}");
+    closeSync(progress);
+    expect(openForWriting(new Set([join(a.dir, "progress.json")]))).toEqual(new Set());
+    // A log its writer never closes: sent once it has held still a little longer.
+    const log = openSync(join(a.dir, "train.log"), "a");
+    writeSync(log, "epoch 1\n");
+    const written = Date.now();
+    for (;;) {
+      const m = await manifestOf(store);
+      if (m?.files["progress.json"] && m.files["train.log"]) break;
+      expect(Date.now() - written).toBeLessThan(1000);
+      await sleep(20);
+    }
+    closeSync(log);
+    await a.mirror.flush();
+    const b = mirrorOn(store);
+    await b.mirror.restore();
+    expect(JSON.parse(readFileSync(join(b.dir, "progress.json"), "utf8"))).toEqual({ done: [1, 2, 3] });
+    expect(readFileSync(join(b.dir, "train.log"), "utf8")).toBe("epoch 1\n");
+  });
+
   it.runIf(available())("a corrupt blob is an error naming the file, and the good local copy is left as it was", async () => {
     const { url, env } = setup();
     const store = withEnv(env, () => openStore(url(`corrupt-${counter++}`)));
@@ -159,7 +193,10 @@ describe.each(stores)("a program that keeps its own progress file, on %s", (_, a
     writeFileSync(executions, "");
     const runEnv = { ...process.env, ...env, EXECUTIONS: executions, SPOTJOB_GRACE_SECONDS: "5" };
     const start = (machine: number) => {
-      const child = spawn(process.execPath, [runtime, "run", "--spec", join(dir, "job.yaml"), "--store", storeUrl, "--state", join(dir, `machine-${machine}`)], { env: runEnv, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [runtime, "run", "--spec", join(dir, "job.yaml"), "--store", storeUrl, "--state", join(dir, `machine-${machine}`)], {
+        env: { ...runEnv, SPOTJOB_TEST_MACHINE: `${dir}/${machine}` },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let output = "";
       child.stdout!.on("data", (d) => (output += d));
       child.stderr!.on("data", (d) => (output += d));
@@ -200,6 +237,8 @@ describe.each(stores)("a program that keeps its own progress file, on %s", (_, a
         run.child.kill("SIGKILL");
         await run.done;
         killGroups(join(dir, `machine-${machine - 1}`, "children"));
+        // A group started at the instant of the kill is not recorded yet: a dead machine takes it too.
+        killMarked(`SPOTJOB_TEST_MACHINE=${dir}/${machine - 1}`);
       }
     }
     const final = await start(machine++).done;
@@ -210,6 +249,17 @@ describe.each(stores)("a program that keeps its own progress file, on %s", (_, a
     expect(starts).toBeLessThanOrEqual(ITEMS + 3 * STOPS);
   }, 180_000);
 });
+
+/** Kills every process whose environment carries `marker`: all that ran on one simulated machine. */
+function killMarked(marker: string): void {
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(marker)) process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // gone, or not ours
+    }
+  }
+}
 
 /** Kills the process groups a runtime recorded, as the death of its machine would. */
 function killGroups(registry: string): void {
