@@ -10,7 +10,9 @@ import type { ResolvedSpec } from "../core/spec/load";
 import { expandSweep, type SweepItem } from "../core/spec/sweep";
 import { prepareContainer } from "./exec/container";
 import { RunLog } from "./run-log";
+import { MIN_MASKED_LENGTH, Redactor, redactingEvents } from "./redact";
 import { ChildRegistry } from "./exec/orphans";
+import { signalGroup } from "./exec/shell";
 import { describeExit, runShell, type ShellResult } from "./exec/shell";
 import { Lease, LeaseHeld, localHolderId } from "./lease";
 import { readStatus, StatusWriter, type JobState } from "./status";
@@ -30,6 +32,8 @@ export const RUNTIME_EXIT = {
   busy: 4,
   /** Stopped by a signal; running again resumes. */
   interrupted: 75, // EX_TEMPFAIL
+  /** The runtime itself crashed (a bug, not the job's result): a supervisor may restart it. */
+  crashed: 70, // EX_SOFTWARE
 } as const;
 
 export interface JobEvents {
@@ -60,6 +64,12 @@ export interface RunJobOptions {
   onCloud?: boolean;
   /** How often the snapshot directory is scanned for changes (ms). */
   snapshotPollMs?: number;
+  /**
+   * Reads the job's `secrets` (on a cloud instance): {variable: value}. The
+   * values go into the job's environment only, and are masked in all the
+   * runtime writes; a rejection is a boot failure with its message.
+   */
+  secrets?: () => Promise<Record<string, string>>;
 }
 
 export interface JobResult {
@@ -70,7 +80,10 @@ export interface JobResult {
 }
 
 export async function runJob(o: RunJobOptions): Promise<JobResult> {
-  const { spec, store, events } = o;
+  const { spec, store } = o;
+  // Secret values are masked in every line and message the runtime writes.
+  const redactor = new Redactor();
+  const events = redactingEvents(o.events, redactor);
   const holder = o.holder ?? localHolderId(randomBytes(3).toString("hex"));
   mkdirSync(o.stateDir, { recursive: true });
   // Losing the lease stops the work as surely as a signal does.
@@ -103,8 +116,9 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const log = new RunLog(store, join(o.stateDir, "logs"), status.current.attempts);
   await log.salvage().catch((e) => events.warn(`could not copy earlier logs to the store: ${(e as Error).message}`));
   const line = (source: string, text: string) => {
-    log.write(`[${source}] ${text}`);
-    events.line(source, text);
+    const shown = redactor.apply(text);
+    log.write(`[${source}] ${shown}`);
+    o.events.line(source, shown);
   };
   const heartbeat = setInterval(() => void status.update({}).catch(() => undefined), o.heartbeatMs ?? 15_000);
   heartbeat.unref();
@@ -120,7 +134,17 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const stopGate = new AbortController();
   const signal = stopGate.signal;
   const passStop = () => stopGate.abort(stopRequested.reason ?? new Error("stopped"));
-  stopRequested.addEventListener("abort", () => void (mirroring ? mirror.capture().catch(() => undefined) : Promise.resolve()).then(passStop), { once: true });
+  // While the copy is taken the job's processes are paused, so no file changes under it.
+  const freezer = { pause: () => children.alive().forEach((g) => signalGroup(g, "SIGSTOP")), resume: () => children.alive().forEach((g) => signalGroup(g, "SIGCONT")) };
+  stopRequested.addEventListener(
+    "abort",
+    () =>
+      void (mirroring ? mirror.capture(1000, freezer).catch(() => undefined) : Promise.resolve()).then(() => {
+        passStop(); // the signal reaches the paused processes first ...
+        freezer.resume(); // ... and is what they handle when they go on
+      }),
+    { once: true },
+  );
   o.hurry?.addEventListener("abort", passStop, { once: true });
   if (stopRequested.aborted) passStop();
   // `from spotjob_worker import serve` works in every command.
@@ -138,6 +162,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   };
   const finish = async (state: JobState, exitCode: number, message: string, extra: { sweep?: SweepOutcome } = {}): Promise<JobResult> => {
     clearInterval(heartbeat);
+    message = redactor.apply(message);
     if (mirroring) {
       // The job's processes have stopped: whatever they wrote goes to the store before we exit.
       try {
@@ -163,6 +188,10 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
 
   try {
     await status.update({ state: "SETTING_UP" });
+    for (const [name, value] of Object.entries(o.secrets ? await o.secrets() : {})) {
+      if (!redactor.add(value)) events.warn(`secret ${name} is shorter than ${MIN_MASKED_LENGTH} characters, too short to be masked in logs`);
+      env[name] = value;
+    }
     try {
       const restored = await mirror.restore();
       if (restored) events.info(`restored ${restored} file(s) of the snapshot directory from the store`);
@@ -179,7 +208,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       onCloud: o.onCloud ?? false,
       workDir: o.workDir,
       mounts: [o.stateDir],
-      specEnvNames: Object.keys(spec.envs),
+      specEnvNames: [...Object.keys(spec.envs), ...Object.keys(spec.secrets ?? {})],
       gpus: visibleGpus(env).length > 0,
       stateDir: o.stateDir,
       warn: events.warn,
@@ -218,6 +247,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
           graceMs: o.graceMs,
           hurry: o.hurry,
           wrap: container.wrap,
+          redact: (text) => redactor.apply(text),
           onLine: line,
           onRecord: () => {
             const { done, total } = sweep.counts();

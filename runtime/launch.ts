@@ -8,6 +8,7 @@ import type { ResolvedSpec } from "../core/spec/load";
 import { consoleEvents, stopOnSignals } from "./console";
 import { ownGroups, scaleOwnGroupsToZero } from "./cloud/aws-groups";
 import { watchSpotNotice } from "./cloud/aws-notice";
+import { awsSecretsReader } from "./cloud/aws-secrets";
 import { runJob, type JobResult } from "./job";
 import { openStore } from "./store/open";
 
@@ -43,9 +44,18 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
       log: events.info,
     });
   }
+  // `secrets` are read by an AWS instance; anywhere else the job has this
+  // machine's environment, whose values for them are masked all the same.
+  const secretNames = Object.keys(o.spec.secrets ?? {});
+  let secrets = cloud === "aws" ? awsSecretsReader(o.spec) : undefined;
+  if (secretNames.length && cloud !== "aws") {
+    const unset = secretNames.filter((name) => process.env[name] === undefined);
+    events.warn(`secrets are read on an AWS instance only; here ${secretNames.join(", ")} ${secretNames.length === 1 ? "comes" : "come"} from this machine's environment${unset.length ? ` (not set: ${unset.join(", ")})` : ""}`);
+    secrets = async () => Object.fromEntries(secretNames.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
+  }
   try {
     events.info(`job ${o.spec.name}: store ${store.url}, working in ${workDir}`);
-    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, graceMs: o.graceMs ?? graceFromEnv(), onCloud: cloud !== undefined && cloud !== "" });
+    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, graceMs: o.graceMs ?? graceFromEnv(), onCloud: cloud !== undefined && cloud !== "", secrets });
     events.info(`${result.state}: ${result.message}`);
     if (cloud === "aws" && (result.state === "SUCCEEDED" || result.state === "FAILED")) await scaleOwnGroupsToZero(ownGroups(), events.info);
     return result;

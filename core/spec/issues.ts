@@ -27,6 +27,7 @@ const FORMATS: Record<string, string> = {
   public_key: "an OpenSSH public key line (\"ssh-ed25519 AAAA... you@host\")",
   cidrs: "an IPv4 CIDR block such as 203.0.113.7/32",
   envs: "an environment variable name (letters, digits and _, not starting with a digit)",
+  secrets: "an environment variable name (letters, digits and _, not starting with a digit)",
 };
 
 const TYPE_WORDS: Record<string, string> = {
@@ -50,8 +51,20 @@ export function describeValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
+/** The value of an entry under `secrets:`. */
+function isSecretValue(path: readonly PathPart[]): boolean {
+  return path[0] === "secrets" && path.length >= 2;
+}
+
+/** "text (not shown)", "a number (not shown)": what was written, without the value. */
+function describeKind(value: unknown): string {
+  if (value === null || value === undefined || Array.isArray(value) || typeof value === "object") return describeValue(value);
+  return `${typeof value === "string" ? "text" : typeof value === "number" ? "a number" : typeof value} (not shown)`;
+}
+
 function exampleHint(path: PathPart[]): string | undefined {
-  const stringPath = path.filter((p): p is string => typeof p === "string");
+  // A secret's entry has no example of its own: the section's shows the form.
+  const stringPath = isSecretValue(path) ? ["secrets"] : path.filter((p): p is string => typeof p === "string");
   const example = fieldExample(stringPath);
   return example ? `for example \`${example}\`` : undefined;
 }
@@ -86,7 +99,8 @@ function expectedOf(issue: Issue): string[] {
 
 export function explainIssue(issue: Issue): Explained[] {
   const path = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p)) as PathPart[];
-  const got = describeValue(issue.input);
+  // What is under `secrets:` may be a secret written by mistake: never repeat it.
+  const got = isSecretValue(path) ? describeKind(issue.input) : describeValue(issue.input);
   if (issue.input === undefined && issue.code !== "unrecognized_keys") {
     return [{ path, code: "missing", message: "is required", hint: exampleHint(path) }];
   }

@@ -9,6 +9,7 @@ import { isMap, isScalar, visit, type Scalar } from "yaml";
 import { formatPath, type Diagnostic, type PathPart, type Severity } from "./diagnostics";
 import { explainIssue } from "./issues";
 import { JobSpecSchema, SUPPORTED_PROVIDERS, UNSUPPORTED_PROVIDERS, type JobSpec } from "./schema";
+import { secretProblems } from "./secrets";
 import { expandSweep, type SweepItem } from "./sweep";
 import { YamlSource } from "./yaml-source";
 
@@ -150,6 +151,7 @@ export function parseSpec(text: string, file: string): SpecResult {
   if (spec.region !== "" && spec.regions) {
     errors.push(located(["regions"], "conflict", "give either `region` or `regions`, not both", "move the region into the `regions` list"));
   }
+  for (const p of secretProblems(spec, RUNTIME_ENV_NAMES)) errors.push(located(p.path, p.code, p.message, p.hint, "error", p.atKey));
   let sweepItems: SweepItem[] | undefined;
   if (spec.sweep) {
     const expansion = expandSweep(spec.sweep);
@@ -248,7 +250,8 @@ function dropNulls(data: unknown): unknown {
   for (const [k, v] of Object.entries(data)) {
     if (v === null) continue;
     // Sweep items are user data, where null is a value like any other.
-    out[k] = k === "sweep" || k === "envs" ? dropNullsShallow(v) : dropNulls(v);
+    // A secret left empty is an error, not silently dropped.
+    out[k] = k === "secrets" ? v : k === "sweep" || k === "envs" ? dropNullsShallow(v) : dropNulls(v);
   }
   return out;
 }

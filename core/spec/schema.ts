@@ -6,6 +6,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { SECRET_REFERENCE_PATTERN } from "./secrets";
 
 /** Providers spotjob can launch on. */
 export const SUPPORTED_PROVIDERS = ["aws", "gcp", "local"] as const;
@@ -225,6 +226,16 @@ export const JobSpecSchema = z
       example: "zones: [us-east-1a, us-east-1b]",
     }),
     ssh: SshSchema.optional(),
+    secrets: doc(
+      z
+        .record(z.string().regex(ENV_NAME), text.min(1).meta({ pattern: SECRET_REFERENCE_PATTERN }))
+        .default({}),
+      {
+        description:
+          "spotjob: environment variables whose values the instance reads at start from a secret store: a map of variable name to reference, `ssm:/path/to/parameter` (SSM Parameter Store, SecureString decrypted) or a Secrets Manager ARN. Only references are in the spec and the instance's user data; the values reach setup, run and sweep commands and workers only, and are masked (***) in logs. AWS only; with provider local, export the variables in your shell instead.",
+        example: 'secrets: {HF_TOKEN: "ssm:/team/hf-token"}',
+      },
+    ),
   })
   .meta({
     title: "spotjob job spec",

@@ -33,6 +33,8 @@ export interface SweepRunOptions {
   /** A second stop signal: kill what runs now. */
   hurry?: AbortSignal;
   onLine?: (key: string, line: string) => void;
+  /** Masks secret values in what is journaled (failure tails and errors). */
+  redact?: (text: string) => string;
   onRecord?: (record: JournalRecord) => void;
 }
 
@@ -47,6 +49,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const queue = [...o.sweep.pending];
   mkdirSync(o.scratchDir, { recursive: true });
   const wrap = o.wrap ?? ((script: string) => script);
+  const redact = o.redact ?? ((text: string) => text);
 
   const runItem = async (item: SweepItem, devices: string | undefined, worker: Worker | undefined): Promise<void> => {
     for (let tries = 0; tries < o.maxAttempts && !o.signal.aborted; tries++) {
@@ -60,7 +63,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
         if (o.signal.aborted) return; // stopped by us: in flight, not a failure
         ({ ok, seconds } = outcome);
         output = outcome.result;
-        if (!ok) failure = { exit: outcome.exit, error: outcome.error ?? "failed", log_tail: outcome.tail.slice(-4000) };
+        if (!ok) failure = { exit: outcome.exit, error: outcome.error ?? "failed", log_tail: outcome.tail };
       } else {
         const resultFile = join(o.scratchDir, `result-${process.pid}-${item.index}-${tries}.json`);
         rmSync(resultFile, { force: true });
@@ -79,8 +82,10 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
         seconds = result.seconds;
         output = ok ? readResult(resultFile) : undefined;
         rmSync(resultFile, { force: true });
-        if (!ok) failure = { exit: result.code, error: describeExit(result), log_tail: result.tail.slice(-4000) };
+        if (!ok) failure = { exit: result.code, error: describeExit(result), log_tail: result.tail };
       }
+      // Masked before it is cut, so no piece of a secret survives at the cut.
+      if (failure) failure = { ...failure, error: redact(failure.error), log_tail: redact(failure.log_tail).slice(-4000) };
       await o.sweep.record(item, output, { status: ok ? "done" : "failed", seconds, ...failure });
       o.onRecord?.(o.sweep.latestOf(item.key)!);
       if (ok) return;

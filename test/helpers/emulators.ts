@@ -103,6 +103,14 @@ export function emulatorEnv(moto?: Emulator, gcs?: Emulator): Record<string, str
   return env;
 }
 
+/**
+ * The environment of a runtime as on an EC2 instance, with every AWS service on
+ * moto_server and no metadata service (the spot-notice watcher says so and goes on).
+ */
+export function awsInstanceEnv(moto: Emulator): Record<string, string> {
+  return { ...emulatorEnv(moto), AWS_ENDPOINT_URL: moto.endpoint, SPOTJOB_CLOUD: "aws", SPOTJOB_IMDS_ENDPOINT: "http://127.0.0.1:9" };
+}
+
 /** Creates a bucket in fake-gcs-server through the JSON API. */
 export async function createGcsBucket(gcs: Emulator, bucket: string): Promise<void> {
   const response = await fetch(`${gcs.endpoint}/storage/v1/b?project=test`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: bucket }) });

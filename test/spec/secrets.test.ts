@@ -1,0 +1,125 @@
+/** `secrets:` by reference: parsing, validation (never echoing a value), and the references the infra grants. */
+import { describe, expect, it } from "vitest";
+import { formatDiagnostic, jobSpecJsonSchema, parseSecretReference, parseSpec, SECRET_REFERENCE_PATTERN, secretReferences } from "../../core/spec";
+
+const H = "provider: aws\ngpu_type: L4\nrun: python3 train.py\n";
+const SM = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf-token-AbCdEf";
+
+function errorsOf(text: string) {
+  const result = parseSpec(text, "s.yaml");
+  if (result.ok) throw new Error("expected errors");
+  return result.errors;
+}
+
+describe("secrets in a spec", () => {
+  it("defaults to none", () => {
+    const result = parseSpec(H, "s.yaml");
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    expect(result.loaded.spec.secrets).toEqual({});
+    expect(secretReferences(result.loaded.spec)).toEqual([]);
+  });
+
+  it("keeps the references as written, and secretReferences gives what the role must be allowed to read", () => {
+    const result = parseSpec(
+      `${H}secrets:\n  HF_TOKEN: ssm:/team/hf-token\n  WANDB_API_KEY: ssm:wandb-key\n  DB_PASSWORD: ${SM}\n  GOV: arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db/pw\n`,
+      "s.yaml",
+    );
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    expect(result.loaded.spec.secrets).toEqual({ HF_TOKEN: "ssm:/team/hf-token", WANDB_API_KEY: "ssm:wandb-key", DB_PASSWORD: SM, GOV: "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db/pw" });
+    expect(result.loaded.warnings).toEqual([]);
+    expect(secretReferences(result.loaded.spec)).toEqual([
+      { env: "HF_TOKEN", kind: "ssm", ref: "/team/hf-token" },
+      { env: "WANDB_API_KEY", kind: "ssm", ref: "wandb-key" },
+      { env: "DB_PASSWORD", kind: "secretsmanager", ref: SM },
+      { env: "GOV", kind: "secretsmanager", ref: "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db/pw" },
+    ]);
+  });
+
+  it("secretReferences is pure and tolerates a spec without the field (an older resolved spec)", () => {
+    expect(secretReferences({} as never)).toEqual([]);
+    const spec = { secrets: { A: "ssm:/a", B: "not a reference" } };
+    expect(secretReferences(spec)).toEqual([{ env: "A", kind: "ssm", ref: "/a" }]);
+    expect(spec).toEqual({ secrets: { A: "ssm:/a", B: "not a reference" } });
+  });
+
+  it("a literal value is an error that never repeats the value, in the message, the hint or the formatted output", () => {
+    const value = "sk-live-9f8e7d6c5b4a39281706";
+    const text = `${H}secrets:\n  API_KEY: ${value}\n`;
+    const [error] = errorsOf(text);
+    expect(error).toMatchObject({ code: "secret_literal", path: "secrets.API_KEY", line: 5, column: 12 });
+    expect(error.hint).toContain("API_KEY: ssm:/team/api-key");
+    expect(`${error.message} ${error.hint}`).not.toContain(value);
+    expect(`${error.message} ${error.hint}`).not.toContain("9f8e7d");
+    // The caret line quotes the file itself (that is where the user put it): only that.
+    expect(formatDiagnostic(error).includes(value)).toBe(false);
+  });
+
+  it.each([
+    ["a number", "API_KEY: 12345678", "invalid_type", "a number (not shown)", "12345678"],
+    ["a very long text", `API_KEY: ${"x".repeat(300_000)}`, "too_big", "text (not shown)", "xxxxxxxx"],
+  ])("%s under secrets is not echoed either", (_what, line, code, says, hidden) => {
+    const [error] = errorsOf(`${H}secrets:\n  ${line}\n`);
+    expect(error.code).toBe(code);
+    expect(error.message).toContain(says);
+    expect(error.message).not.toContain(hidden);
+  });
+
+  it.each([
+    ["ssm://team/x", "invalid_reference", "one slash", "ssm:/team/x"],
+    ["ssm:team/x", "invalid_reference", "starts with `/`", "ssm:/team/x"],
+    ["ssm:/team/x/", "invalid_reference", "no trailing", undefined],
+    ["ssm:", "invalid_reference", "names no parameter", undefined],
+    ["SSM:/team/x", "unknown_scheme", "lowercase", "ssm:/team/x"],
+    ["arn:aws:ssm:us-east-1:123456789012:parameter/team/x", "invalid_reference", "by name, not by ARN", "ssm:/team/x"],
+    ["arn:aws:secretsmanager:us-east-1:1234:secret:x", "invalid_reference", "arn:aws:secretsmanager:<region>:<account>:secret:<name>", "describe-secret"],
+    ["arn:aws:s3:::bucket/key", "unknown_scheme", "only Secrets Manager ARNs", undefined],
+    ["vault:secret/data/x", "unknown_scheme", "`vault:`", undefined],
+    ["gcp-sm:projects/p/secrets/s", "unknown_scheme", "`gcp-sm:`", undefined],
+    ["hunter2hunter2", "secret_literal", "looks like the secret's value", undefined],
+  ])("%s → %s", (reference, code, message, hint) => {
+    const parsed = parseSecretReference(reference);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.code).toBe(code);
+    expect(parsed.message).toContain(message);
+    if (hint) expect(parsed.hint).toContain(hint);
+    const [error] = errorsOf(`${H}secrets:\n  TOKEN: "${reference}"\n`);
+    expect({ code: error.code, path: error.path, line: error.line }).toEqual({ code, path: "secrets.TOKEN", line: 5 });
+  });
+
+  it("a secret on provider: local is an error whose fix is this machine's environment", () => {
+    const [error] = errorsOf("provider: local\nrun: echo hi\nsecrets:\n  HF_TOKEN: ssm:/team/hf-token\n");
+    expect(error).toMatchObject({ code: "secret_on_local", path: "secrets", line: 3, column: 1 });
+    expect(error.hint).toMatch(/export `HF_TOKEN`/);
+    // An empty section asks for nothing.
+    expect(parseSpec("provider: local\nrun: echo hi\nsecrets: {}\n", "s.yaml").ok).toBe(true);
+  });
+
+  it("an AWS reference on gcp is an error: only an AWS instance can read it", () => {
+    const [error] = errorsOf("provider: gcp\ngpu_type: L4\nrun: x\nsecrets:\n  HF_TOKEN: ssm:/team/hf-token\n");
+    expect(error).toMatchObject({ code: "secret_wrong_provider", path: "secrets.HF_TOKEN", line: 5 });
+  });
+
+  it("names the runtime sets, and an empty entry, are errors", () => {
+    expect(errorsOf(`${H}secrets:\n  SWEEP_ITEM: ssm:/x\n`)[0]).toMatchObject({ code: "reserved", path: "secrets.SWEEP_ITEM", line: 5, column: 3 });
+    expect(errorsOf(`${H}secrets:\n  SPOTJOB_STORE: ssm:/x\n`)[0]).toMatchObject({ code: "reserved" });
+    const [empty] = errorsOf(`${H}secrets:\n  HF_TOKEN:\n`);
+    expect(empty).toMatchObject({ code: "invalid_type", path: "secrets.HF_TOKEN" });
+    expect(empty.hint).toContain('secrets: {HF_TOKEN: "ssm:/team/hf-token"}');
+  });
+
+  it("the published JSON Schema checks names and references the same way", () => {
+    const prop = (jobSpecJsonSchema() as { properties: Record<string, { propertyNames: { pattern: string }; additionalProperties: { pattern: string }; description: string }> }).properties.secrets;
+    expect(prop.description).toMatch(/^spotjob: /);
+    expect(prop.additionalProperties.pattern).toBe(SECRET_REFERENCE_PATTERN);
+    const pattern = new RegExp(SECRET_REFERENCE_PATTERN);
+    for (const ok of ["ssm:/team/hf-token", "ssm:plain", SM, "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x"]) {
+      expect(pattern.test(ok), ok).toBe(true);
+      expect(parseSecretReference(ok).ok, ok).toBe(true);
+    }
+    for (const bad of ["hunter2hunter2", "ssm://x", "vault:x", "arn:aws:secretsmanager:us-east-1:1:secret:x", `${SM}\nmore`]) {
+      expect(pattern.test(bad), bad).toBe(false);
+      expect(parseSecretReference(bad).ok, bad).toBe(false);
+    }
+  });
+});
