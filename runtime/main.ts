@@ -9,6 +9,9 @@ import { loadSpecFile, type ResolvedSpec } from "../core/spec/load";
 import { RUNTIME_EXIT } from "./job";
 import { launch } from "./launch";
 
+/** The supervisor's Lambda entry point: the bundle is deployed as its code (handler `runtime.handler`). */
+export { handler } from "./supervisor/lambda";
+
 const USAGE = `spotjob runtime: runs one job on this machine, resumably.
 
 Usage:
@@ -18,7 +21,7 @@ Usage:
       DIR: machine-local state (default /var/lib/spotjob/<job>).
 
 Exit status: 0 succeeded, 1 failed, 4 another instance holds the job,
-75 interrupted (run again to resume).
+70 the runtime crashed (run again), 75 interrupted (run again to resume).
 `;
 
 function loadSpec(file: string): ResolvedSpec {
@@ -47,10 +50,13 @@ async function main(argv: string[]): Promise<number> {
   return result.exitCode;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    process.stderr.write(`spotjob runtime: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(RUNTIME_EXIT.failed);
-  },
-);
+// The same bundle is the supervisor's Lambda code, where it is required, not run.
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`spotjob runtime: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(RUNTIME_EXIT.crashed);
+    },
+  );
+}

@@ -13,8 +13,10 @@ export interface GroupView {
   name: string;
   /** Instances asked for. */
   desired: number;
-  /** Instances running. */
+  /** Instances launched and billing (whether or not they work). */
   inService: number;
+  /** Of those, the ones passing health checks: only these count as capacity doing the job. */
+  healthy: number;
   /** Hourly price of one instance in this group. */
   pricePerHour: number;
 }
@@ -88,13 +90,15 @@ export function decide(input: SupervisorInput): SupervisorDecision {
   } else if (state.spentUsd >= policy.budgetUsd) {
     stopAll(`max_total_budget ($${policy.budgetUsd.toFixed(2)}) spent ($${state.spentUsd.toFixed(2)})`);
   } else if (onDemand && policy.spotFallback) {
-    if (spot.desired > 0 && spot.inService === 0) {
+    if (spot.desired > 0 && spot.healthy === 0) {
       state.spotMissingSince ??= now;
       if (onDemand.desired === 0 && now - state.spotMissingSince >= policy.fallbackAfterMinutes * MINUTE) {
+        // The fallback takes the job over: spot goes to zero with it, so a late or unhealthy spot instance stops billing.
         target.set(onDemand.name, 1);
-        events.push(`no spot capacity for ${policy.fallbackAfterMinutes} minute(s): starting the on-demand fallback`);
+        target.set(spot.name, 0);
+        events.push(`no healthy spot instance for ${policy.fallbackAfterMinutes} minute(s): starting the on-demand fallback, scaling spot to zero`);
       }
-    } else if (spot.inService > 0) {
+    } else if (spot.healthy > 0) {
       state.spotMissingSince = undefined;
       // Spot is back while the fallback runs: one instance does the work, the other stops billing.
       if (onDemand.desired > 0) {

@@ -28,7 +28,8 @@ async function groupViews(client: AutoScalingClient, job: SupervisedJob): Promis
   const view = (g: { name: string; pricePerHour: number }): GroupView => {
     const found = out.AutoScalingGroups?.find((a) => a.AutoScalingGroupName === g.name);
     if (!found) throw new Error(`Auto Scaling group ${g.name} does not exist`);
-    return { name: g.name, desired: found.DesiredCapacity ?? 0, inService: (found.Instances ?? []).filter((i) => BILLING.has(String(i.LifecycleState))).length, pricePerHour: g.pricePerHour };
+    const billing = (found.Instances ?? []).filter((i) => BILLING.has(String(i.LifecycleState)));
+    return { name: g.name, desired: found.DesiredCapacity ?? 0, inService: billing.length, healthy: billing.filter((i) => i.HealthStatus !== "Unhealthy").length, pricePerHour: g.pricePerHour };
   };
   return { spot: view(job.spot), onDemand: job.onDemand ? view(job.onDemand) : undefined };
 }

@@ -16,8 +16,8 @@ const status = (state: JobStatus["state"], extra: Partial<JobStatus> = {}): JobS
   heartbeat_at: new Date(T0).toISOString(),
   ...extra,
 });
-const spot = (desired: number, inService: number): GroupView => ({ name: "spot", desired, inService, pricePerHour: 2 });
-const od = (desired: number, inService: number): GroupView => ({ name: "ondemand", desired, inService, pricePerHour: 6 });
+const spot = (desired: number, inService: number, healthy = inService): GroupView => ({ name: "spot", desired, inService, healthy, pricePerHour: 2 });
+const od = (desired: number, inService: number): GroupView => ({ name: "ondemand", desired, inService, healthy: inService, pricePerHour: 6 });
 const input = (over: Partial<SupervisorInput>): SupervisorInput => ({ now: min(1), status: status("RUNNING"), spot: spot(1, 1), onDemand: od(0, 0), policy, state: { spentUsd: 0 }, ...over });
 
 describe("supervisor decisions", () => {
@@ -32,8 +32,16 @@ describe("supervisor decisions", () => {
     const early = decide(input({ now: min(10), spot: spot(1, 0), state: first.state }));
     expect(early.scale).toEqual({});
     const due = decide(input({ now: min(11), spot: spot(1, 0), state: early.state }));
-    expect(due.scale).toEqual({ ondemand: 1 });
-    expect(due.events).toEqual(["no spot capacity for 10 minute(s): starting the on-demand fallback"]);
+    expect(due.scale).toEqual({ ondemand: 1, spot: 0 });
+    expect(due.events).toEqual(["no healthy spot instance for 10 minute(s): starting the on-demand fallback, scaling spot to zero"]);
+  });
+
+  it("an unhealthy spot instance counts as missing capacity but is charged while it bills", () => {
+    const first = decide(input({ now: min(1), spot: spot(1, 1, 0) }));
+    expect(first.state.spotMissingSince).toBe(min(1));
+    const due = decide(input({ now: min(11), spot: spot(1, 1, 0), state: first.state }));
+    expect(due.scale).toEqual({ ondemand: 1, spot: 0 });
+    expect(due.state.spentUsd).toBeCloseTo((10 / 60) * 2, 6);
   });
 
   it("a spot instance that comes back resets the window", () => {

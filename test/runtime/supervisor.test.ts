@@ -7,7 +7,8 @@
  * capacity" cannot be staged here: the fallback window is covered by the
  * decision table in supervisor-decide.test.ts.)
  */
-import { AutoScalingClient, CreateAutoScalingGroupCommand, CreateLaunchConfigurationCommand, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
+import { AutoScalingClient, CreateAutoScalingGroupCommand, CreateLaunchConfigurationCommand, DescribeAutoScalingGroupsCommand, SetInstanceHealthCommand } from "@aws-sdk/client-auto-scaling";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +19,9 @@ import type { JobStatus } from "../../runtime/status";
 import { LocalDirStore } from "../../runtime/store/local-dir";
 import type { SupervisorPolicy } from "../../runtime/supervisor/decide";
 import { SUPERVISOR_STATE_KEY, superviseOnce, type SupervisedJob } from "../../runtime/supervisor/supervise";
-import { emulatorEnv, requireBinary, startMoto, type Emulator } from "../helpers/emulators";
+import type { SupervisorConfig } from "../../runtime/supervisor/lambda";
+import { openStore } from "../../runtime/store/open";
+import { awsInstanceEnv, emulatorEnv, requireBinary, startMoto, type Emulator } from "../helpers/emulators";
 import { buildRuntime } from "../helpers/runtime-bundle";
 
 const hasMoto = requireBinary("moto_server");
@@ -124,10 +127,7 @@ describe.runIf(hasMoto)("supervisor on moto_server", () => {
       timeout: 60_000,
       env: {
         ...process.env,
-        ...emulatorEnv(moto),
-        AWS_ENDPOINT_URL_AUTO_SCALING: moto!.endpoint,
-        SPOTJOB_CLOUD: "aws",
-        SPOTJOB_IMDS_ENDPOINT: "http://127.0.0.1:9", // no metadata service: the watcher reports it and goes on
+        ...awsInstanceEnv(moto!),
         SPOTJOB_AWS_GROUPS: `${j.spot.name},${j.onDemand!.name}`,
       },
     });
@@ -136,3 +136,80 @@ describe.runIf(hasMoto)("supervisor on moto_server", () => {
     expect(await running(j)).toEqual({ [j.spot.name]: { desired: 0, instances: 0 }, [j.onDemand!.name]: { desired: 0, instances: 0 } });
   }, 60_000);
 });
+
+/**
+ * The Lambda handler as deployed: the runtime bundle's `handler` export, configured only by SPOTJOB_SUPERVISOR,
+ * its store on moto's S3, called directly the way the schedule calls it.
+ */
+describe.runIf(hasMoto)("the supervisor's Lambda handler on moto_server", () => {
+  let handler: () => Promise<{ scale: Record<string, number>; events: string[]; spentUsd: number }>;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    Object.assign(process.env, emulatorEnv(moto), { AWS_ENDPOINT_URL: moto!.endpoint });
+    await new S3Client({ endpoint: moto!.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }).send(new CreateBucketCommand({ Bucket: "handler" }));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    handler = require(await buildRuntime()).handler;
+  }, 60_000);
+  afterAll(() => {
+    process.env = saved;
+  });
+
+  /** Two groups on moto, a status and a supervisor state in an S3 store, and the handler's configuration. */
+  async function deployed(spot: number, onDemand: number, status: Partial<JobStatus>, state?: object, overrides: Partial<SupervisorConfig["policy"]> = {}) {
+    const j = await job(spot, onDemand);
+    const store = `s3://handler/jobs/job-${counter++}`;
+    const s3 = openStore(store);
+    const now = Date.now();
+    const full: JobStatus = { job: "j", state: "RUNNING", holder: "h", items: { done: 0, failed: 0, total: 0 }, attempts: 1, started_at: new Date(now - 30 * 60_000).toISOString(), heartbeat_at: new Date(now).toISOString(), ...status };
+    await s3.put("status.json", JSON.stringify(full));
+    if (state) await s3.put(SUPERVISOR_STATE_KEY, JSON.stringify(state));
+    const config: SupervisorConfig = { store, spot: j.spot, onDemand: j.onDemand, policy: { ...policy, ...overrides } };
+    process.env.SPOTJOB_SUPERVISOR = JSON.stringify(config);
+    return { j, s3, now };
+  }
+
+  it("starts the on-demand fallback once no healthy spot instance has run for the whole window", async () => {
+    const { j, s3, now } = await deployed(1, 0, { state: "RUNNING" }, { spentUsd: 0, lastRunAt: Date.now() - 60_000, spotMissingSince: Date.now() - 11 * 60_000 });
+    // moto fulfils every request, so "no spot capacity" is staged as a spot instance failing its health checks.
+    const out = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [j.spot.name] }));
+    await client.send(new SetInstanceHealthCommand({ InstanceId: out.AutoScalingGroups![0].Instances![0].InstanceId!, HealthStatus: "Unhealthy", ShouldRespectGracePeriod: false }));
+    const result = await handler();
+    expect(result.scale).toEqual({ [j.onDemand!.name]: 1, [j.spot.name]: 0 });
+    expect(await running(j)).toEqual({ [j.spot.name]: { desired: 0, instances: 0 }, [j.onDemand!.name]: { desired: 1, instances: 1 } });
+    const events = await s3.list("supervisor/events/");
+    expect(events).toHaveLength(1);
+    expect(JSON.parse((await s3.get(events[0]))!.body.toString()).events).toEqual([expect.stringMatching(/starting the on-demand fallback/)]);
+    expect(JSON.parse((await s3.get(SUPERVISOR_STATE_KEY))!.body.toString()).lastRunAt).toBeGreaterThanOrEqual(now);
+  });
+
+  it("before the window has passed it waits, and remembers since when spot is missing", async () => {
+    const { j, s3 } = await deployed(1, 0, { state: "RUNNING" }, { spentUsd: 0, lastRunAt: Date.now() - 60_000, spotMissingSince: Date.now() - 3 * 60_000 });
+    const out = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [j.spot.name] }));
+    await client.send(new SetInstanceHealthCommand({ InstanceId: out.AutoScalingGroups![0].Instances![0].InstanceId!, HealthStatus: "Unhealthy", ShouldRespectGracePeriod: false }));
+    expect((await handler()).scale).toEqual({});
+    expect(await running(j)).toMatchObject({ [j.onDemand!.name]: { desired: 0, instances: 0 } });
+    expect(JSON.parse((await s3.get(SUPERVISOR_STATE_KEY))!.body.toString()).spotMissingSince).toBeLessThan(Date.now() - 2 * 60_000);
+  });
+
+  it.each([
+    ["the job succeeded and the idle minutes passed", { state: "SUCCEEDED" as const, finished_at: new Date(Date.now() - 10 * 60_000).toISOString() }, undefined],
+    ["max runtime is reached while the job still runs", { state: "RUNNING" as const, started_at: new Date(Date.now() - 121 * 60_000).toISOString() }, undefined],
+    ["the budget is spent", { state: "RUNNING" as const }, { spentUsd: 9.99, lastRunAt: Date.now() - 10 * 60_000 }],
+  ])("scales everything to zero and leaves nothing running when %s", async (_, status, state) => {
+    const { j } = await deployed(1, 1, status, state);
+    const result = await handler();
+    expect(result.scale).toEqual({ [j.spot.name]: 0, [j.onDemand!.name]: 0 });
+    expect(result.events).toEqual([expect.stringMatching(/stopping the job/)]);
+    expect(await running(j)).toEqual({ [j.spot.name]: { desired: 0, instances: 0 }, [j.onDemand!.name]: { desired: 0, instances: 0 } });
+    // And it stays that way.
+    expect((await handler()).scale).toEqual({});
+  });
+
+  it("a missing configuration is a clear error", async () => {
+    delete process.env.SPOTJOB_SUPERVISOR;
+    await expect(handler()).rejects.toThrow(/SPOTJOB_SUPERVISOR is not set/);
+    process.env.SPOTJOB_SUPERVISOR = JSON.stringify({ store: "/tmp/x" });
+    await expect(handler()).rejects.toThrow(/SPOTJOB_SUPERVISOR is not a valid supervisor configuration: store/);
+  });
+});
+
