@@ -17,8 +17,9 @@ const VERSION = typeof SPOTJOB_VERSION === "string" ? SPOTJOB_VERSION : "dev";
 const USAGE = `spotjob: run long GPU jobs and sweeps on spot capacity without losing work
 
 Usage:
-  spotjob plan <spec.yaml> [--json] [--catalog FILE]
+  spotjob plan <spec.yaml> [--json] [--catalog FILE] [--resources]
       Check a job spec and show what it will run on and cost: offline, no credentials.
+      --resources also lists every resource \`pulumi up\` would create (the real program, run under mocks).
   spotjob run <spec.yaml> [--store URL]
       Run the job on this machine; run it again after Ctrl-C or kill -9 to resume.
       Progress is kept in .spotjob/<job>/ (or URL: a directory, s3://, gs://).
@@ -44,11 +45,11 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   plan: {
-    summary: "spotjob plan <spec.yaml> [--json] [--catalog FILE]",
-    options: { json: { type: "boolean" }, catalog: { type: "string" } },
+    summary: "spotjob plan <spec.yaml> [--json] [--catalog FILE] [--resources]",
+    options: { json: { type: "boolean" }, catalog: { type: "string" }, resources: { type: "boolean" } },
     run: (positionals, values) => {
       if (positionals.length !== 1) throw new CliError(`plan takes one spec file, got ${positionals.length}\nusage: ${COMMANDS.plan.summary}`);
-      return planCommand(positionals[0], { json: Boolean(values.json), catalogFile: values.catalog as string | undefined });
+      return planCommand(positionals[0], { json: Boolean(values.json), catalogFile: values.catalog as string | undefined, resources: Boolean(values.resources) });
     },
   },
   run: {

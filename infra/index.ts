@@ -9,12 +9,16 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { formatUsd } from "../core/catalog/format";
 import { formatHours } from "../core/guards/cost";
+import type { CloudSelection } from "../core/offers/select";
 import { planFile } from "../core/plan/plan";
 import { formatDiagnostic } from "../core/spec/diagnostics";
+import { secretReferences } from "../core/spec/secrets";
+import { AwsJob } from "./aws/aws-job";
 import { LocalJob } from "./local/local-job";
 
 const projectRoot = resolve(__dirname, "..");
@@ -22,6 +26,15 @@ const config = new pulumi.Config("spotjob");
 const specFile = resolve(projectRoot, config.require("job"));
 const catalogFile = config.get("catalog") || undefined;
 const storeOverride = config.get("store") || undefined;
+/** AWS: reuse an existing bucket (an earlier stack's results) instead of creating one. */
+const existingBucket = config.get("bucket") || undefined;
+/** AWS: delete the bucket and its results on `pulumi destroy` (default: keep them). */
+const deleteResultsOnDestroy = config.getBoolean("deleteResultsOnDestroy") ?? false;
+/** AWS: an AMI id or `resolve:ssm:` parameter instead of the Deep Learning Base AMI. */
+const imageId = config.get("ami") || undefined;
+/** AWS: subnets to launch in instead of the default VPC's. */
+const subnetIds = config.getObject<string[]>("subnets");
+const runtimeBundle = join(projectRoot, "dist", "runtime.cjs");
 
 const plan = planFile(specFile, { catalogFile: catalogFile && resolve(projectRoot, catalogFile) });
 const source = existsSync(specFile) ? readFileSync(specFile, "utf8") : undefined;
@@ -49,9 +62,53 @@ function launchLocal(): Record<string, pulumi.Input<unknown>> {
     specHash: createHash("sha256").update(source ?? "").digest("hex"),
     storeUrl: storeOverride ?? home,
     stateDir: join(home, "machine"),
-    runtimeBundle: join(projectRoot, "dist", "runtime.cjs"),
+    runtimeBundle,
   });
   return { store: job.storeUrl, log: job.logFile, started: job.started };
+}
+
+function launchAws(selection: CloudSelection): Record<string, pulumi.Input<unknown>> {
+  if (!existsSync(runtimeBundle)) throw new pulumi.RunError(`spotjob: ${runtimeBundle} is missing: run \`npm run build\` (npm ci does it) before \`pulumi up\``);
+  // One stack is one region: the chosen offer's, whatever the stack's aws:region says.
+  const provider = new aws.Provider("aws", { region: selection.chosen.region as aws.Region });
+  logLiveSpotPrice(selection, provider);
+  const job = new AwsJob(
+    spec.name,
+    {
+      spec,
+      specDir: dirname(specFile),
+      selection,
+      stack: pulumi.getStack(),
+      runtimeBundle,
+      secrets: secretReferences(spec).map((s) => s.ref),
+      existingBucket,
+      deleteResultsOnDestroy,
+      imageId,
+      subnetIds,
+    },
+    { providers: { aws: provider } },
+  );
+  const storeArg = job.store.apply((url) => `--store ${url}`);
+  return {
+    store: job.store,
+    bucket: job.bucket,
+    prefix: job.prefix,
+    groups: job.groups,
+    supervisor: job.supervisor,
+    watch: pulumi.interpolate`npx spotjob status ${config.require("job")} ${storeArg}   |   npx spotjob logs ${config.require("job")} ${storeArg}`,
+  };
+}
+
+/** The dry run shows the market's price now when credentials allow, the catalog's otherwise. */
+function logLiveSpotPrice(selection: CloudSelection, provider: aws.Provider): void {
+  if (selection.market !== "spot") return;
+  const { instanceType, region } = selection.chosen;
+  aws.ec2
+    .getSpotPrice({ instanceType, filters: [{ name: "product-description", values: ["Linux/UNIX"] }] }, { provider })
+    .then(
+      (live) => pulumi.log.info(`spotjob: live spot price of ${instanceType} in ${live.availabilityZone ?? region}: ${formatUsd(Number(live.spotPrice))}/h (catalog ${formatUsd(selection.pricePerHour)}/h)`),
+      () => pulumi.log.info(`spotjob: no live spot price for ${instanceType} (no credentials or no offer); using the catalog's ${formatUsd(selection.pricePerHour)}/h`),
+    );
 }
 
 function notYet(provider: string): never {
@@ -61,7 +118,7 @@ function notYet(provider: string): never {
   );
 }
 
-const launched = selection.local ? launchLocal() : notYet(spec.provider);
+const launched = selection.local ? launchLocal() : selection.cloud === "aws" ? launchAws(selection) : notYet(spec.provider);
 
 export const job = spec.name;
 export const provider = spec.provider;
@@ -71,3 +128,8 @@ export const runtimeCapMinutes = plan.guards.runtimeCapMinutes;
 export const store = launched.store;
 export const log = launched.log;
 export const started = launched.started;
+export const bucket = launched.bucket;
+export const prefix = launched.prefix;
+export const groups = launched.groups;
+export const supervisor = launched.supervisor;
+export const watch = launched.watch;

@@ -15,7 +15,8 @@ const common = {
 };
 
 export const bundles = [
-  { entryPoints: [join(root, "cli/main.ts")], outfile: join(root, "dist/spotjob.cjs"), banner: { js: "#!/usr/bin/env node" } },
+  // Pulumi's SDKs stay in node_modules: only `plan --resources` loads them, and they are large.
+  { entryPoints: [join(root, "cli/main.ts")], outfile: join(root, "dist/spotjob.cjs"), banner: { js: "#!/usr/bin/env node" }, external: ["@pulumi/*"] },
   // The on-instance runtime: one self-contained file, uploaded as is.
   { entryPoints: [join(root, "runtime/main.ts")], outfile: join(root, "dist/runtime.cjs"), minify: true, banner: { js: "#!/usr/bin/env node" } },
   // The runtime's API for TypeScript programs: `require("spotjob/runtime")`.

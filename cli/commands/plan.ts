@@ -8,7 +8,10 @@ import { formatUsd } from "../../core/catalog/format";
 import { formatHours, type GuardReport } from "../../core/guards/cost";
 import type { Offer } from "../../core/offers/offer";
 import type { Selection } from "../../core/offers/select";
+import { resolve } from "node:path";
 import { planFile, type Plan } from "../../core/plan/plan";
+import type { RecordedResource } from "../../infra/preview/recording-mocks";
+import { previewResources } from "../../infra/preview/resources";
 import type { Diagnostic } from "../../core/spec/diagnostics";
 import type { LoadedSpec } from "../../core/spec/load";
 import { EXIT } from "../exit-codes";
@@ -19,11 +22,22 @@ import { renderTable } from "../render/table";
 const EXIT_OF: Record<Plan["outcome"], number> = { ok: EXIT.ok, guard_violated: EXIT.guardViolated, invalid: EXIT.invalidSpec, error: EXIT.error };
 const TABLE_ROWS = 12;
 
-export function planCommand(file: string, options: { json: boolean; catalogFile?: string }): number {
+export async function planCommand(file: string, options: { json: boolean; catalogFile?: string; resources?: boolean }): Promise<number> {
   const plan = planFile(file, { catalogFile: options.catalogFile });
-  if (options.json) process.stdout.write(`${JSON.stringify(planJson(plan), null, 2)}\n`);
-  else printPlan(file, plan);
+  const resources = options.resources && plan.outcome === "ok" ? await previewResources(file, options.catalogFile ? { catalog: resolve(options.catalogFile) } : {}) : undefined;
+  if (options.json) process.stdout.write(`${JSON.stringify({ ...planJson(plan), ...(resources ? { resources: resources.map(({ type, name }) => ({ type, name })) } : {}) }, null, 2)}\n`);
+  else {
+    printPlan(file, plan);
+    if (resources) printResources(resources);
+  }
   return EXIT_OF[plan.outcome];
+}
+
+function printResources(resources: RecordedResource[]): void {
+  const s = style();
+  const width = Math.max(...resources.map((r) => r.type.length));
+  const lines = resources.map((r) => `  ${r.type.padEnd(width)}  ${r.name}`);
+  process.stdout.write(`\n${s.bold(`Resources \`pulumi up\` would create (${resources.length})`)} ${s.dim("- the program run under mocks: no credentials, no cloud calls")}\n${lines.join("\n")}\n`);
 }
 
 /** `{ok, spec, chosen, fallback, offers, guards, warnings}` or `{ok: false, error: {...}, ...}`. */

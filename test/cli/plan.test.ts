@@ -107,3 +107,26 @@ describe("spotjob plan exit codes", () => {
     expect(flag.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe("spotjob plan --resources", () => {
+  it("lists what `pulumi up` would create for an AWS spec, from the real program under mocks, without credentials", () => {
+    const { code, json } = plan(join(root, "jobs/confinement_h100_aws.yaml"), "--json", "--resources");
+    expect(code).toBe(0);
+    const types = (json.resources as { type: string; name: string }[]).map((r) => r.type);
+    expect(types).toContain("spotjob:aws:Job");
+    expect(types.filter((t) => t === "aws:autoscaling/group:Group")).toHaveLength(2);
+    expect(types).toContain("aws:lambda/function:Function");
+    expect(types).toContain("aws:ec2/launchTemplate:LaunchTemplate");
+    const text = plan(join(root, "jobs/confinement_h100_aws.yaml"), "--resources");
+    expect(text.stdout).toMatch(/Resources `pulumi up` would create \(\d+\)/);
+    expect(text.stdout).toMatch(/aws:autoscaling\/group:Group\s+confinement-h100-aws-spot/);
+  }, 60_000);
+
+  it("for provider: local, the one command that starts the runtime; nothing for a spec that fails its guards", () => {
+    const local = plan(join(root, "jobs/demo_local.yaml"), "--json", "--resources");
+    expect(local.json.resources.map((r: { type: string }) => r.type)).toEqual(["spotjob:local:Job", "command:local:Command"]);
+    const dear = plan(spec("provider: aws\ngpu_type: H100\ngpu_count: 8\nrun: x\ncost: {max_cost_per_hour: 1}\n"), "--json", "--resources");
+    expect(dear.code).not.toBe(0);
+    expect(dear.json.resources).toBeUndefined();
+  }, 60_000);
+});

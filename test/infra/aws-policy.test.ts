@@ -33,6 +33,10 @@ describe("instance policy", () => {
     ["ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/team/wandb-key", true],
     ["ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/team/other-key", false],
     ["secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf-token-AbCdEf", true],
+    // Named without AWS's random suffix in the spec: the suffixed ARN is granted, another secret is not.
+    ["secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf-token-AbCdEf-x1Y2z3", true],
+    ["secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf-token-AbCdEf-longer-name", false],
+    ["secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf-token-other", false],
     ["ec2:TerminateInstances", "*", false],
     ["iam:PassRole", "*", false],
   ])("%s on %s: %s", (action, resource, expected) => {

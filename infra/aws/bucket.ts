@@ -1,0 +1,88 @@
+import * as command from "@pulumi/command";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { tlsOnlyBucketPolicy } from "./policy";
+
+export interface JobBucketArgs {
+  /** Job name, for the bucket's name prefix and tags. */
+  jobName: string;
+  /** Where the job's objects live in the bucket; printed by `pulumi destroy`. */
+  prefix: string;
+  /**
+   * An existing bucket to use instead of creating one (`spotjob:bucket`):
+   * how a stack resumes from results an earlier stack kept.
+   * @example "spotjob-confinement-h100-20261124"
+   */
+  existingBucket?: string;
+  /** Delete the bucket and every result in it on `pulumi destroy` (`spotjob:deleteResultsOnDestroy`). Default false. */
+  deleteOnDestroy?: boolean;
+  tags?: Record<string, string>;
+}
+
+/**
+ * The job's durable store: versioned, encrypted, private, TLS-only, with old
+ * versions expiring. Kept by `pulumi destroy` unless the stack opts in to
+ * deleting it; destroy says where the results are and how to resume.
+ */
+export class JobBucket extends pulumi.ComponentResource {
+  readonly bucketName: pulumi.Output<string>;
+  readonly bucketArn: pulumi.Output<string>;
+
+  constructor(name: string, args: JobBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("spotjob:aws:JobBucket", name, {}, opts);
+    if (args.existingBucket) {
+      // Not ours to configure or delete: it only has to exist.
+      const found = aws.s3.getBucketOutput({ bucket: args.existingBucket }, { parent: this });
+      this.bucketName = found.bucket;
+      this.bucketArn = found.arn;
+      this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn });
+      return;
+    }
+    // Results outlive the stack unless asked otherwise; so do the settings that keep them private.
+    const keep = !args.deleteOnDestroy;
+    const kept = { parent: this, retainOnDelete: keep };
+    const bucket = new aws.s3.Bucket(name, { bucketPrefix: `${`spotjob-${args.jobName}`.slice(0, 36)}-`, forceDestroy: !keep, tags: args.tags }, kept);
+    const ownership = new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, kept);
+    const publicAccess = new aws.s3.BucketPublicAccessBlock(
+      `${name}-public-access`,
+      { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+      kept,
+    );
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}-encryption`,
+      { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }] },
+      kept,
+    );
+    const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, kept);
+    new aws.s3.BucketLifecycleConfiguration(
+      `${name}-lifecycle`,
+      {
+        bucket: bucket.id,
+        rules: [
+          // Every overwrite keeps the old version (a torn upload can be rolled back by hand); a month is enough.
+          { id: "expire-old-versions", status: "Enabled", filter: {}, noncurrentVersionExpiration: { noncurrentDays: 30 }, expiration: { expiredObjectDeleteMarker: true } },
+          { id: "abort-stalled-uploads", status: "Enabled", filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
+        ],
+      },
+      { ...kept, dependsOn: [versioning] },
+    );
+    new aws.s3.BucketPolicy(`${name}-tls-only`, { bucket: bucket.id, policy: bucket.arn.apply((arn) => JSON.stringify(tlsOnlyBucketPolicy(arn))) }, { ...kept, dependsOn: [publicAccess, ownership] });
+    this.bucketName = bucket.bucket;
+    this.bucketArn = bucket.arn;
+
+    // `pulumi destroy` runs this resource's delete: the one moment to say where the results stay.
+    new command.local.Command(
+      `${name}-results-notice`,
+      {
+        create: 'echo "spotjob: results go to s3://$BUCKET/$PREFIX"',
+        delete: keep
+          ? 'echo "spotjob: results kept in s3://$BUCKET/$PREFIX (the bucket is no longer managed by this stack). To resume from them: pulumi config set spotjob:bucket $BUCKET && pulumi up. To delete them: aws s3 rb --force s3://$BUCKET"'
+          : 'echo "spotjob: deleting s3://$BUCKET with every result in it (spotjob:deleteResultsOnDestroy is true)"',
+        environment: { BUCKET: bucket.bucket, PREFIX: args.prefix },
+        logging: "stdout",
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ bucketName: this.bucketName, bucketArn: this.bucketArn });
+  }
+}
