@@ -7,8 +7,10 @@
  *   time until flush() has everything in the store (target: 5 s). Measured
  *   both for the worst case (the notice right after the writes) and after
  *   the mirror had 2 s to catch up.
- * SPOTJOB_FLUSH_MB sets the total size (default 1024); SPOTJOB_FLUSH_STORES
- * picks stores by name (e.g. "S3,GCS").
+ * Each notice-to-durable case runs SPOTJOB_FLUSH_RUNS times (default 3): the
+ * median is the figure, the samples show the spread (two cores shared with
+ * the emulators make single runs noisy). SPOTJOB_FLUSH_MB sets the total size
+ * (default 1024); SPOTJOB_FLUSH_STORES picks stores by name (e.g. "S3,GCS").
  */
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -22,6 +24,7 @@ import { createGcsBucket, emulatorEnv, startFakeGcs, startMoto } from "../test/h
 
 const TOTAL_MB = Number(process.env.SPOTJOB_FLUSH_MB ?? 1024);
 const FILES = 100;
+const RUNS = Number(process.env.SPOTJOB_FLUSH_RUNS ?? 3);
 
 function machine(store: Store) {
   const root = mkdtempSync(join(tmpdir(), "spotjob-bench-flush-"));
@@ -68,6 +71,8 @@ async function noticeToDurable(store: Store, settleMs: number): Promise<number> 
   const manifest = JSON.parse((await store.get(MANIFEST_KEY))!.body.toString());
   if (Object.keys(manifest.files).length < FILES) throw new Error("flush returned before every file was committed");
   rmSync(m.root, { recursive: true, force: true });
+  // The emulators keep objects in memory: each run starts as light as the first.
+  for (const key of await store.list("")) await store.delete(key);
   return elapsed;
 }
 
@@ -90,9 +95,15 @@ async function main() {
     for (const [label, open] of stores.filter(([l]) => !only || only.some((o) => l.includes(o)))) {
       const lat = await latency(open("latency"));
       console.log(`${label}: change to store: median ${fmt(lat[Math.floor(lat.length / 2)])}, max ${fmt(lat[lat.length - 1])} (${lat.length} changes; target <= 1 s)`);
-      const worst = await noticeToDurable(open("worst"), 0);
-      const settled = await noticeToDurable(open("settled"), 2000);
-      console.log(`${label}: notice to durable, ${FILES} files / ${TOTAL_MB} MB: ${fmt(worst)} when written just before the notice, ${fmt(settled)} after 2 s of mirroring (target <= 5 s)`);
+      const runs = async (name: string, settleMs: number) => {
+        const samples: number[] = [];
+        for (let i = 0; i < RUNS; i++) samples.push(await noticeToDurable(open(`${name}-${i}`), settleMs));
+        const sorted = [...samples].sort((a, b) => a - b);
+        return `${fmt(sorted[Math.floor(sorted.length / 2)])} (runs: ${samples.map(fmt).join(", ")})`;
+      };
+      const worst = await runs("worst", 0);
+      const settled = await runs("settled", 2000);
+      console.log(`${label}: notice to durable, ${FILES} files / ${TOTAL_MB} MB, median of ${RUNS}: ${worst} when written just before the notice, ${settled} after 2 s of mirroring (target <= 5 s)`);
     }
   } finally {
     rmSync(local, { recursive: true, force: true });

@@ -256,7 +256,7 @@ export class SnapshotMirror {
       }
       const hash = sha256(body);
       if (files[path]?.sha256 !== hash) {
-        await store.put(`${BLOBS}${hash}`, body, { ifAbsent: true }).catch((e) => {
+        await store.put(`${BLOBS}${hash}`, body, { ifAbsent: true, sha256: hash }).catch((e) => {
           if (!(e instanceof PreconditionFailed)) throw e; // the same content is already there
         });
         files[path] = { sha256: hash, size: body.length };

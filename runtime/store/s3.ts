@@ -78,6 +78,8 @@ export class S3Store implements Store {
             Body: data,
             IfNoneMatch: condition.ifAbsent ? "*" : undefined,
             IfMatch: condition.ifVersion,
+            // S3 verifies the upload against the hash the caller already has, instead of the SDK computing a CRC.
+            ChecksumSHA256: condition.sha256 ? Buffer.from(condition.sha256, "hex").toString("base64") : undefined,
           }),
           this.deadline(),
         );

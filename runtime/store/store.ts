@@ -15,6 +15,12 @@ export interface PutCondition {
   ifAbsent?: boolean;
   /** Compare-and-swap: fail unless the object is at this version. */
   ifVersion?: string;
+  /**
+   * The body's SHA-256 (hex), when the caller has it (content-addressed
+   * blobs): a store checks the upload against it instead of hashing the body
+   * again (S3 verifies it server-side), and every reader checks it anyway.
+   */
+  sha256?: string;
 }
 
 export interface Store {
