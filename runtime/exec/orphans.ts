@@ -36,7 +36,13 @@ export class ChildRegistry {
   alive(): number[] {
     return readdirSync(this.dir)
       .map(Number)
-      .filter((pgid) => Number.isInteger(pgid) && startTime(pgid) === readFileSync(join(this.dir, String(pgid)), "utf8"));
+      .filter((pgid) => {
+        try {
+          return Number.isInteger(pgid) && startTime(pgid) === readFileSync(join(this.dir, String(pgid)), "utf8");
+        } catch {
+          return false; // the group ended meanwhile
+        }
+      });
   }
 
   /** Kills the groups a previous runtime left behind; returns how many it found alive. */

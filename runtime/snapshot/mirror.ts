@@ -39,19 +39,23 @@ const SETTLE_MS = 100;
  * forever, so a log kept open for appending is still mirrored.
  */
 const OPEN_SETTLE_MS = 500;
+/** SPOTJOB_DEBUG_SNAPSHOT=1: every capture and flush decision on stderr (for chasing races). */
+const trace = process.env.SPOTJOB_DEBUG_SNAPSHOT ? (m: string) => process.stderr.write(`[snapshot ${Date.now() % 100000}] ${m}\n`) : () => undefined;
 const isSettled = (st: Seen, open = false) => Date.now() - st.mtimeMs >= (open ? OPEN_SETTLE_MS : SETTLE_MS);
 
 /**
- * The entries that have held still long enough to be read as complete; with
- * `closedWillDo`, also younger ones no process holds open for writing (known
- * only where /proc is).
+ * The entries complete enough to send. While the job runs ("running"): held
+ * still for SETTLE_MS, or OPEN_SETTLE_MS while a process holds the file open
+ * for writing. With the job paused ("paused"): no process holds it open for
+ * writing, however new (its age says nothing, the pause stopped the clock on
+ * its writer); where /proc is missing, the age rule stands.
  */
-function settledOnly<T extends [string, Seen]>(dir: string, entries: T[], closedWillDo = false): T[] {
-  const young = entries.filter(([, st]) => !isSettled(st, true));
-  const writing = young.length ? openForWriting(new Set(young.map(([path]) => resolve(dir, path)))) : new Set<string>();
+function settledOnly<T extends [string, Seen]>(dir: string, entries: T[], job: "running" | "paused" = "running"): T[] {
+  const candidates = job === "paused" ? entries : entries.filter(([, st]) => !isSettled(st, true));
+  const writing = candidates.length ? openForWriting(new Set(candidates.map(([path]) => resolve(dir, path)))) : new Set<string>();
   return entries.filter(([path, st]) => {
     const open = writing?.has(resolve(dir, path)) ?? false;
-    return isSettled(st, open) || (closedWillDo && writing !== undefined && !open);
+    return job === "paused" && writing !== undefined ? !open : isSettled(st, open);
   });
 }
 
@@ -101,6 +105,7 @@ export class SnapshotMirror {
   private scanning: Promise<void> = Promise.resolve();
   /** Contents of changed files at the quiet moment before a stop signal went to the job (see `capture`). */
   private captured: Map<string, { body: Buffer; seen: Seen }> | undefined;
+  private stopping = false;
   /** When the stop signal went to the job (wall clock, as file mtimes are). */
   private signalledAt = 0;
   /** Time of the last successful upload of a change (for the flush bench). */
@@ -154,6 +159,8 @@ export class SnapshotMirror {
   /** Starts mirroring changes as they settle. */
   start(): void {
     const tick = () => {
+      // Once a stop began, the capture and the flush own the directory (a paused writer's file only looks settled).
+      if (this.stopping) return;
       this.scanning = this.scanning.then(() => this.scan(false)).catch((e) => this.o.onWarning?.(`snapshot mirror: ${(e as Error).message} (will retry)`));
     };
     this.timer = setInterval(tick, this.o.pollMs ?? 200);
@@ -175,6 +182,7 @@ export class SnapshotMirror {
    * nothing is written between the copy and the signal.
    */
   async capture(maxWaitMs = 1000, freezer?: { pause(): void; resume(): void }): Promise<void> {
+    this.stopping = true;
     const deadline = Date.now() + maxWaitMs;
     const captured = new Map<string, { body: Buffer; seen: Seen }>();
     for (;;) {
@@ -184,15 +192,19 @@ export class SnapshotMirror {
       try {
         const files = await listFiles(this.o.dir);
         const changed = [...files].filter(([path, st]) => !sameStat(this.uploaded.get(path), st) && !sameStat(captured.get(path)?.seen, st));
-        const complete = settledOnly(this.o.dir, changed, freezer !== undefined);
+        const complete = settledOnly(this.o.dir, changed, freezer ? "paused" : "running");
         for (const [path, st] of complete) {
           const body = await fs.readFile(join(this.o.dir, path)).catch(() => undefined);
           const after = await fs.stat(join(this.o.dir, path)).catch(() => undefined);
           if (body && after && sameStat(st, after)) captured.set(path, { body, seen: { size: st.size, mtimeMs: st.mtimeMs } });
         }
         pending = changed.length - complete.length;
+        trace(`capture: ${changed.map(([p, st]) => `${p}:${st.size}@${st.mtimeMs % 100000}`).join(" ")} complete ${complete.length} pending ${pending}`);
       } catch (e) {
         freezer?.resume();
+        // Whatever was kept still stands in for a torn file; what was not is not trusted either.
+        this.captured = captured;
+        this.signalledAt = Date.now();
         throw e;
       }
       if (pending === 0 || last) break;
@@ -202,6 +214,7 @@ export class SnapshotMirror {
     }
     this.captured = captured;
     this.signalledAt = Date.now();
+    trace(`capture done: ${[...captured].map(([p, c]) => `${p}:${c.seen.size}@${c.seen.mtimeMs % 100000}`).join(" ")}`);
   }
 
   /**
@@ -238,6 +251,7 @@ export class SnapshotMirror {
       const kept = captured?.get(path);
       // Trusted as on disk: no stop happened, the capture saw this very state, or a live process wrote it well after the signal.
       const tornSuspect = captured !== undefined && !(kept && sameStat(kept.seen, latest)) && latest.mtimeMs <= this.signalledAt + SIGNAL_WINDOW_MS;
+      if (final) trace(`flush: ${path}:${latest.size}@${latest.mtimeMs % 100000} kept ${kept ? `${kept.seen.size}@${kept.seen.mtimeMs % 100000}` : "-"} captured ${captured ? "yes" : "no"} signalled@${this.signalledAt % 100000} torn-suspect ${tornSuspect}`);
       if (tornSuspect) {
         if (!kept) {
           suspect = true; // changed only after the stop began, by a process then killed

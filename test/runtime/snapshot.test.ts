@@ -192,6 +192,7 @@ describe.each(stores)("a program that keeps its own progress file, on %s", (_, a
     const executions = join(dir, "executions.log");
     writeFileSync(executions, "");
     const runEnv = { ...process.env, ...env, EXECUTIONS: executions, SPOTJOB_GRACE_SECONDS: "5" };
+    let lastOutput = "";
     const start = (machine: number) => {
       const child = spawn(process.execPath, [runtime, "run", "--spec", join(dir, "job.yaml"), "--store", storeUrl, "--state", join(dir, `machine-${machine}`)], {
         env: { ...runEnv, SPOTJOB_TEST_MACHINE: `${dir}/${machine}` },
@@ -200,7 +201,7 @@ describe.each(stores)("a program that keeps its own progress file, on %s", (_, a
       let output = "";
       child.stdout!.on("data", (d) => (output += d));
       child.stderr!.on("data", (d) => (output += d));
-      const done = new Promise<{ code: number | null; output: string }>((resolve) => child.on("close", (code) => resolve({ code, output })));
+      const done = new Promise<{ code: number | null; output: string }>((resolve) => child.on("close", (code) => resolve({ code, output: (lastOutput = output) })));
       return { child, done };
     };
     /** Items the program reported done since byte `from` of its log. */
@@ -209,7 +210,12 @@ describe.each(stores)("a program that keeps its own progress file, on %s", (_, a
       const probe = withEnv(env, () => mirrorOn(openStore(storeUrl)));
       await probe.mirror.restore();
       const file = join(probe.dir, "toy.progress.json");
-      return new Set<number>(existsSync(file) ? JSON.parse(readFileSync(file, "utf8")).done : []);
+      const text = existsSync(file) ? readFileSync(file, "utf8") : undefined;
+      try {
+        return new Set<number>(text !== undefined ? JSON.parse(text).done : []);
+      } catch {
+        throw new Error(`the store holds a torn progress file: ${JSON.stringify(text)}\n${lastOutput}`);
+      }
     };
 
     let machine = 0;
