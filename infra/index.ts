@@ -95,6 +95,7 @@ function launchAws(selection: CloudSelection): Record<string, pulumi.Input<unkno
     prefix: job.prefix,
     groups: job.groups,
     supervisor: job.supervisor,
+    uploads: job.uploads,
     watch: pulumi.interpolate`npx spotjob status ${config.require("job")} ${storeArg}   |   npx spotjob logs ${config.require("job")} ${storeArg}`,
   };
 }
@@ -132,4 +133,5 @@ export const bucket = launched.bucket;
 export const prefix = launched.prefix;
 export const groups = launched.groups;
 export const supervisor = launched.supervisor;
+export const uploads = launched.uploads;
 export const watch = launched.watch;

@@ -11,7 +11,7 @@ import type { Selection } from "../../core/offers/select";
 import { resolve } from "node:path";
 import { planFile, type Plan } from "../../core/plan/plan";
 import type { RecordedResource } from "../../infra/preview/recording-mocks";
-import { previewResources } from "../../infra/preview/resources";
+import { previewResources, ProgramError } from "../../infra/preview/resources";
 import type { Diagnostic } from "../../core/spec/diagnostics";
 import type { LoadedSpec } from "../../core/spec/load";
 import { EXIT } from "../exit-codes";
@@ -24,7 +24,18 @@ const TABLE_ROWS = 12;
 
 export async function planCommand(file: string, options: { json: boolean; catalogFile?: string; resources?: boolean }): Promise<number> {
   const plan = planFile(file, { catalogFile: options.catalogFile });
-  const resources = options.resources && plan.outcome === "ok" ? await previewResources(file, options.catalogFile ? { catalog: resolve(options.catalogFile) } : {}) : undefined;
+  let resources: RecordedResource[] | undefined;
+  if (options.resources && plan.outcome === "ok") {
+    try {
+      resources = await previewResources(file, options.catalogFile ? { catalog: resolve(options.catalogFile) } : {});
+    } catch (e) {
+      if (!(e instanceof ProgramError)) throw e;
+      // Found only by running the program (an over-size workdir): as much the spec's fault as a guard.
+      if (options.json) process.stdout.write(`${JSON.stringify({ ...planJson(plan), ok: false, error: { message: e.message } }, null, 2)}\n`);
+      else process.stderr.write(`${e.message}\n`);
+      return EXIT.invalidSpec;
+    }
+  }
   if (options.json) process.stdout.write(`${JSON.stringify({ ...planJson(plan), ...(resources ? { resources: resources.map(({ type, name }) => ({ type, name })) } : {}) }, null, 2)}\n`);
   else {
     printPlan(file, plan);

@@ -56,6 +56,8 @@ export class AwsJob extends pulumi.ComponentResource {
   readonly groups: pulumi.Output<string[]>;
   readonly supervisor: pulumi.Output<string>;
   readonly instancePolicy: pulumi.Output<unknown>;
+  /** Keys of what the instance fetches at boot (runtime, spec, workdir). */
+  readonly uploads: pulumi.Output<string[]>;
 
   constructor(name: string, args: AwsJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("spotjob:aws:Job", name, {}, opts);
@@ -119,6 +121,7 @@ export class AwsJob extends pulumi.ComponentResource {
     this.groups = pulumi.output(groupNames);
     this.supervisor = supervisor.functionName;
     this.instancePolicy = identity.policy;
-    this.registerOutputs({ bucket: this.bucket, store: this.store, groups: this.groups, supervisor: this.supervisor });
+    this.uploads = pulumi.all([objects.runtimeKey, objects.specKey, objects.workdirKey]).apply((keys) => keys.filter((k): k is string => k !== undefined));
+    this.registerOutputs({ bucket: this.bucket, store: this.store, groups: this.groups, supervisor: this.supervisor, uploads: this.uploads });
   }
 }

@@ -15,13 +15,40 @@ export async function previewResources(specFile: string, config: Record<string, 
   // With no engine, Pulumi's log prints to stdout; the program's messages belong with other diagnostics.
   const { log } = console;
   console.log = (...args: unknown[]) => console.error(...args);
+  // A failure inside an output (an over-size workdir) surfaces as a rejection nobody awaits: collect it.
+  const failures: unknown[] = [];
+  let failed!: (e: unknown) => void;
+  const failure = new Promise<never>((_, reject) => (failed = reject));
+  failure.catch(() => undefined);
+  const onRejection = (e: unknown) => {
+    failures.push(e);
+    failed(e);
+  };
+  process.on("unhandledRejection", onRejection);
   try {
     const stack = (await import("../index.js")) as Record<string, unknown>;
-    await settled(pulumi.output(Object.values(stack).filter((v) => pulumi.Output.isInstance(v))));
+    // A failed output never resolves: the failure ends the wait instead.
+    await Promise.race([settled(pulumi.output(Object.values(stack).filter((v) => pulumi.Output.isInstance(v)))), failure]).catch(() => undefined);
     // The last registrations reach the mock monitor a turn after the outputs resolve.
     await new Promise((done) => setTimeout(done, 100));
   } finally {
     console.log = log;
+    process.off("unhandledRejection", onRejection);
   }
+  if (failures.length) throw new ProgramError(failures.map(programMessage));
   return recorded;
+}
+
+/** The program failed while resolving its resources: what `pulumi preview` would fail with. */
+export class ProgramError extends Error {
+  constructor(readonly messages: string[]) {
+    super([...new Set(messages)].join("\n"));
+    this.name = "ProgramError";
+  }
+}
+
+/** Pulumi wraps a failed input in "error serializing property …" once per level: the user's message is the innermost. */
+function programMessage(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/^(error serializing property "[^"]*": )+/, "");
 }

@@ -1,8 +1,8 @@
 /** `spotjob plan` as users run it: the built CLI, real files, exit codes and JSON. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 
 const root = join(__dirname, "../..");
@@ -120,6 +120,21 @@ describe("spotjob plan --resources", () => {
     const text = plan(join(root, "jobs/confinement_h100_aws.yaml"), "--resources");
     expect(text.stdout).toMatch(/Resources `pulumi up` would create \(\d+\)/);
     expect(text.stdout).toMatch(/aws:autoscaling\/group:Group\s+confinement-h100-aws-spot/);
+  }, 60_000);
+
+  it("an over-size workdir, found only by running the program, is a located error with the largest files and a fix (exit 2)", () => {
+    const file = spec("provider: aws\nname: big-workdir\ngpu_type: T4\nrun: python3 train.py\nworkdir: .\n");
+    mkdirSync(join(dirname(file), "data"));
+    writeFileSync(join(dirname(file), "data", "huge.bin"), "");
+    truncateSync(join(dirname(file), "data", "huge.bin"), 300 * 1024 * 1024); // sparse: no disk used
+    const text = plan(file, "--resources");
+    expect(text.code).toBe(2);
+    expect(text.stderr).toMatch(/error: workdir: 300 MB to upload after \.gitignore \(limit 200 MB\); largest: data\/huge\.bin 300 MB/);
+    expect(text.stderr).toMatch(/fix: add them to \.gitignore or \.spotjobignore/);
+    expect(text.stderr).not.toMatch(/error serializing property|\n\s+at /);
+    const json = plan(file, "--resources", "--json");
+    expect(json.code).toBe(2);
+    expect(json.json).toMatchObject({ ok: false, error: { message: expect.stringMatching(/workdir: 300 MB/) } });
   }, 60_000);
 
   it("for provider: local, the one command that starts the runtime; nothing for a spec that fails its guards", () => {
