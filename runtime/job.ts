@@ -12,8 +12,7 @@ import { prepareContainer } from "./exec/container";
 import { RunLog } from "./run-log";
 import { MIN_MASKED_LENGTH, Redactor, redactingEvents } from "./redact";
 import { ChildRegistry } from "./exec/orphans";
-import { signalGroup } from "./exec/shell";
-import { describeExit, runShell, type ShellResult } from "./exec/shell";
+import { describeExit, runShell, signalGroup, type ShellResult } from "./exec/shell";
 import { Lease, LeaseHeld, localHolderId } from "./lease";
 import { readStatus, StatusWriter, type JobState } from "./status";
 import type { Store } from "./store/store";
@@ -127,9 +126,9 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const snapshotDir = join(o.stateDir, "snapshot");
   const mirror = new SnapshotMirror({ store, dir: snapshotDir, syncedMarker: join(o.stateDir, "snapshot.synced"), pollMs: o.snapshotPollMs, onWarning: events.warn });
   let mirroring = false;
-  // A stop reaches the job's processes only once the snapshot directory is quiet
-  // (at most a second), so a progress file is not caught half-rewritten; a
-  // second signal skips the wait.
+  // A stop reaches the job's processes only after the snapshot mirror has kept
+  // a complete copy of what they wrote (at most a second, see `capture`), so a
+  // progress file is not caught half-rewritten; a second signal skips the wait.
   const stopRequested = AbortSignal.any([o.signal, lost.signal]);
   const stopGate = new AbortController();
   const signal = stopGate.signal;

@@ -7,6 +7,7 @@ import { JobBucket } from "./bucket";
 import { JobCapacity } from "./capacity";
 import { JobIdentity } from "./identity";
 import { awsNames } from "./names";
+import type { JobScope } from "./policy";
 import { JobNetwork } from "./network";
 import { JobObjects } from "./objects";
 import { renderStartupScript } from "./startup-script";
@@ -74,7 +75,11 @@ export class AwsJob extends pulumi.ComponentResource {
 
     const bucket = new JobBucket(name, { jobName: spec.name, prefix: names.prefix, existingBucket: args.existingBucket, deleteOnDestroy: args.deleteResultsOnDestroy, tags }, parent);
     const objects = new JobObjects(name, { bucket: bucket.bucketName, prefix: names.prefix, runtimeBundle: args.runtimeBundle, spec, specDir: args.specDir, tags }, parent);
-    const identity = new JobIdentity(name, { ...identityFacts, bucket: bucket.bucketName, prefix: names.prefix, groupNames, secrets: args.secrets, tags }, parent);
+    // What both roles are confined to.
+    const scope = pulumi
+      .all([identityFacts.partition, identityFacts.region, identityFacts.accountId, bucket.bucketName])
+      .apply(([partition, region, accountId, bucketName]): JobScope => ({ partition, region, accountId, bucket: bucketName, prefix: names.prefix, groupNames }));
+    const identity = new JobIdentity(name, { scope, secrets: args.secrets, tags }, parent);
     const network = new JobNetwork(name, { subnetIds: args.subnetIds, zones: spec.zones, ssh: spec.ssh ? { publicKey: spec.ssh.public_key, cidrs: spec.ssh.cidrs } : undefined, tags }, parent);
     const userData = pulumi.all([identityFacts.region, bucket.bucketName, objects.runtimeKey, objects.specKey, objects.workdirKey]).apply(([region, bucketName, runtimeKey, specKey, workdirKey]) =>
       renderStartupScript({ jobName: spec.name, region, bucket: bucketName, prefix: names.prefix, runtimeKey, specKey, workdirKey, groupNames }),
@@ -111,7 +116,7 @@ export class AwsJob extends pulumi.ComponentResource {
     };
     const supervisor = new JobSupervisor(
       name,
-      { functionName: names.supervisorFunction, logGroupName: names.supervisorLogGroup, runtimeBundle: args.runtimeBundle, ...identityFacts, bucket: bucket.bucketName, prefix: names.prefix, config, tags },
+      { functionName: names.supervisorFunction, logGroupName: names.supervisorLogGroup, runtimeBundle: args.runtimeBundle, scope, config, tags },
       parent,
     );
 

@@ -1,16 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { assumeRolePolicy, instancePolicy, type PolicyDocument } from "./policy";
+import { assumeRolePolicy, instancePolicy, type JobScope, type PolicyDocument } from "./policy";
 
 export interface JobIdentityArgs {
-  partition: pulumi.Input<string>;
-  region: pulumi.Input<string>;
-  accountId: pulumi.Input<string>;
-  bucket: pulumi.Input<string>;
-  /** The job's key prefix in the bucket. */
-  prefix: string;
-  /** The job's Auto Scaling groups: the only capacity the instance may change. */
-  groupNames: string[];
+  /** The job's bucket, prefix and groups, in its account and region: all the role may touch. */
+  scope: pulumi.Input<JobScope>;
   /** SSM parameter names and Secrets Manager ARNs the spec references: the only secrets it may read. */
   secrets: string[];
   tags?: Record<string, string>;
@@ -26,10 +20,9 @@ export class JobIdentity extends pulumi.ComponentResource {
 
   constructor(name: string, args: JobIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("spotjob:aws:JobIdentity", name, {}, opts);
-    const role = new aws.iam.Role(`${name}-instance`, { assumeRolePolicy: assumeRolePolicy("ec2.amazonaws.com"), description: `spotjob instance role for ${args.prefix}`, tags: args.tags }, { parent: this });
-    this.policy = pulumi
-      .all([args.partition, args.region, args.accountId, args.bucket])
-      .apply(([partition, region, accountId, bucket]) => instancePolicy({ partition, region, accountId, bucket, prefix: args.prefix, groupNames: args.groupNames, secrets: args.secrets }));
+    const scope = pulumi.output(args.scope);
+    const role = new aws.iam.Role(`${name}-instance`, { assumeRolePolicy: assumeRolePolicy("ec2.amazonaws.com"), description: pulumi.interpolate`spotjob instance role for ${scope.prefix}`, tags: args.tags }, { parent: this });
+    this.policy = scope.apply((s) => instancePolicy({ ...s, secrets: args.secrets }));
     this.rolePolicy = new aws.iam.RolePolicy(`${name}-instance`, { role: role.name, policy: this.policy.apply((p) => JSON.stringify(p)) }, { parent: this });
     const profile = new aws.iam.InstanceProfile(`${name}-instance`, { role: role.name, tags: args.tags }, { parent: this });
     this.instanceProfileArn = profile.arn;

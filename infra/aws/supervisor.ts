@@ -1,18 +1,15 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { SupervisorConfig } from "../../runtime/supervisor/lambda";
-import { assumeRolePolicy, supervisorPolicy, type PolicyDocument } from "./policy";
+import { assumeRolePolicy, supervisorPolicy, type JobScope, type PolicyDocument } from "./policy";
 
 export interface JobSupervisorArgs {
   functionName: string;
   logGroupName: string;
   /** The bundled runtime (dist/runtime.cjs): the function's code, handler `runtime.handler`. */
   runtimeBundle: string;
-  partition: pulumi.Input<string>;
-  region: pulumi.Input<string>;
-  accountId: pulumi.Input<string>;
-  bucket: pulumi.Input<string>;
-  prefix: string;
+  /** The job's bucket, prefix and groups, in its account and region: all the function may touch. */
+  scope: pulumi.Input<JobScope>;
   /** What it supervises and under which limits (everything but the store URL, which comes from the bucket). */
   config: Omit<SupervisorConfig, "store">;
   /** How often it runs. Default every minute. */
@@ -33,15 +30,13 @@ export class JobSupervisor extends pulumi.ComponentResource {
 
   constructor(name: string, args: JobSupervisorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("spotjob:aws:JobSupervisor", name, {}, opts);
-    const groupNames = [args.config.spot.name, ...(args.config.onDemand ? [args.config.onDemand.name] : [])];
+    const scope = pulumi.output(args.scope);
     const logs = new aws.cloudwatch.LogGroup(`${name}-supervisor`, { name: args.logGroupName, retentionInDays: 30, tags: args.tags }, { parent: this });
-    const role = new aws.iam.Role(`${name}-supervisor`, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com"), description: `spotjob supervisor for ${args.prefix}`, tags: args.tags }, { parent: this });
-    this.policy = pulumi
-      .all([args.partition, args.region, args.accountId, args.bucket])
-      .apply(([partition, region, accountId, bucket]) => supervisorPolicy({ partition, region, accountId, bucket, prefix: args.prefix, groupNames, logGroupName: args.logGroupName }));
+    const role = new aws.iam.Role(`${name}-supervisor`, { assumeRolePolicy: assumeRolePolicy("lambda.amazonaws.com"), description: pulumi.interpolate`spotjob supervisor for ${scope.prefix}`, tags: args.tags }, { parent: this });
+    this.policy = scope.apply((s) => supervisorPolicy({ ...s, logGroupName: args.logGroupName }));
     const rolePolicy = new aws.iam.RolePolicy(`${name}-supervisor`, { role: role.name, policy: this.policy.apply((p) => JSON.stringify(p)) }, { parent: this });
-    const environment = pulumi.output(args.bucket).apply((bucket) => {
-      const config: SupervisorConfig = { store: `s3://${bucket}/${args.prefix}`, ...args.config };
+    const environment = scope.apply(({ bucket, prefix }) => {
+      const config: SupervisorConfig = { store: `s3://${bucket}/${prefix}`, ...args.config };
       return { variables: { SPOTJOB_SUPERVISOR: JSON.stringify(config) } };
     });
     const fn = new aws.lambda.Function(
@@ -60,7 +55,7 @@ export class JobSupervisor extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [rolePolicy, logs] },
     );
-    const rule = new aws.cloudwatch.EventRule(`${name}-supervisor`, { scheduleExpression: args.schedule ?? "rate(1 minute)", description: `spotjob supervisor for ${args.prefix}`, tags: args.tags }, { parent: this });
+    const rule = new aws.cloudwatch.EventRule(`${name}-supervisor`, { scheduleExpression: args.schedule ?? "rate(1 minute)", description: pulumi.interpolate`spotjob supervisor for ${scope.prefix}`, tags: args.tags }, { parent: this });
     const permission = new aws.lambda.Permission(`${name}-supervisor`, { action: "lambda:InvokeFunction", function: fn.name, principal: "events.amazonaws.com", sourceArn: rule.arn }, { parent: this });
     new aws.cloudwatch.EventTarget(`${name}-supervisor`, { rule: rule.name, arn: fn.arn }, { parent: this, dependsOn: [permission] });
     this.functionName = fn.name;

@@ -71,3 +71,8 @@ export function settled<T>(value: pulumi.Input<T>): Promise<T> {
     });
   });
 }
+
+/** Sets the stack's `spotjob:*` config as `pulumi config set` would (before the program is loaded). */
+export function setSpotjobConfig(config: Record<string, string>): void {
+  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([key, value]) => [`spotjob:${key}`, value])));
+}

@@ -8,10 +8,10 @@ import type { RecordedResource } from "./recording-mocks";
 export async function previewResources(specFile: string, config: Record<string, string> = {}): Promise<RecordedResource[]> {
   // Loaded here, not at the top: the mocks must be in place before the program's first line runs.
   const pulumi = await import("@pulumi/pulumi");
-  const { recordingMocks, settled } = await import("./recording-mocks.js");
+  const { recordingMocks, settled, setSpotjobConfig } = await import("./recording-mocks.js");
   const recorded: RecordedResource[] = [];
   await pulumi.runtime.setMocks(recordingMocks((r) => recorded.push(r)), "spotjob", "preview", true);
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries({ ...config, job: resolve(specFile) }).map(([k, v]) => [`spotjob:${k}`, v])));
+  setSpotjobConfig({ ...config, job: resolve(specFile) });
   // With no engine, Pulumi's log prints to stdout; the program's messages belong with other diagnostics.
   const { log } = console;
   console.log = (...args: unknown[]) => console.error(...args);

@@ -47,16 +47,9 @@ export class ChildRegistry {
 
   /** Kills the groups a previous runtime left behind; returns how many it found alive. */
   reap(): number {
-    let reaped = 0;
-    for (const name of readdirSync(this.dir)) {
-      const pgid = Number(name);
-      const recorded = readFileSync(join(this.dir, name), "utf8");
-      if (Number.isInteger(pgid) && startTime(pgid) === recorded) {
-        signalGroup(pgid, "SIGKILL");
-        reaped++;
-      }
-      rmSync(join(this.dir, name), { force: true });
-    }
-    return reaped;
+    const alive = this.alive();
+    for (const pgid of alive) signalGroup(pgid, "SIGKILL");
+    for (const name of readdirSync(this.dir)) rmSync(join(this.dir, name), { force: true });
+    return alive.length;
   }
 }

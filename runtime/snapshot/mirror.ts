@@ -40,7 +40,9 @@ const SETTLE_MS = 100;
  */
 const OPEN_SETTLE_MS = 500;
 /** SPOTJOB_DEBUG_SNAPSHOT=1: every capture and flush decision on stderr (for chasing races). */
-const trace = process.env.SPOTJOB_DEBUG_SNAPSHOT ? (m: string) => process.stderr.write(`[snapshot ${Date.now() % 100000}] ${m}\n`) : () => undefined;
+const trace = (message: () => string) => {
+  if (process.env.SPOTJOB_DEBUG_SNAPSHOT) process.stderr.write(`[snapshot ${Date.now() % 100000}] ${message()}\n`);
+};
 const isSettled = (st: Seen, open = false) => Date.now() - st.mtimeMs >= (open ? OPEN_SETTLE_MS : SETTLE_MS);
 
 /**
@@ -185,36 +187,37 @@ export class SnapshotMirror {
     this.stopping = true;
     const deadline = Date.now() + maxWaitMs;
     const captured = new Map<string, { body: Buffer; seen: Seen }>();
-    for (;;) {
-      const last = Date.now() >= deadline;
-      freezer?.pause();
-      let pending: number;
-      try {
-        const files = await listFiles(this.o.dir);
-        const changed = [...files].filter(([path, st]) => !sameStat(this.uploaded.get(path), st) && !sameStat(captured.get(path)?.seen, st));
-        const complete = settledOnly(this.o.dir, changed, freezer ? "paused" : "running");
-        for (const [path, st] of complete) {
-          const body = await fs.readFile(join(this.o.dir, path)).catch(() => undefined);
-          const after = await fs.stat(join(this.o.dir, path)).catch(() => undefined);
-          if (body && after && sameStat(st, after)) captured.set(path, { body, seen: { size: st.size, mtimeMs: st.mtimeMs } });
+    try {
+      for (;;) {
+        const last = Date.now() >= deadline;
+        freezer?.pause();
+        let pending: number;
+        try {
+          const files = await listFiles(this.o.dir);
+          const changed = [...files].filter(([path, st]) => !sameStat(this.uploaded.get(path), st) && !sameStat(captured.get(path)?.seen, st));
+          const complete = settledOnly(this.o.dir, changed, freezer ? "paused" : "running");
+          for (const [path, st] of complete) {
+            const seen = { size: st.size, mtimeMs: st.mtimeMs };
+            const body = await readUnchanged(join(this.o.dir, path), seen);
+            if (body) captured.set(path, { body, seen });
+          }
+          pending = changed.length - complete.length;
+          trace(() => `capture: ${changed.map(([p, st]) => `${p}:${st.size}@${st.mtimeMs % 100000}`).join(" ")} complete ${complete.length} pending ${pending}`);
+        } catch (e) {
+          freezer?.resume();
+          throw e;
         }
-        pending = changed.length - complete.length;
-        trace(`capture: ${changed.map(([p, st]) => `${p}:${st.size}@${st.mtimeMs % 100000}`).join(" ")} complete ${complete.length} pending ${pending}`);
-      } catch (e) {
+        if (pending === 0 || last) break;
+        // Let the writers finish what they are in the middle of.
         freezer?.resume();
-        // Whatever was kept still stands in for a torn file; what was not is not trusted either.
-        this.captured = captured;
-        this.signalledAt = Date.now();
-        throw e;
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      if (pending === 0 || last) break;
-      // Let the writers finish what they are in the middle of.
-      freezer?.resume();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      // Even after a failure, what was kept stands in for a torn file and what was not is not trusted.
+      this.captured = captured;
+      this.signalledAt = Date.now();
     }
-    this.captured = captured;
-    this.signalledAt = Date.now();
-    trace(`capture done: ${[...captured].map(([p, c]) => `${p}:${c.seen.size}@${c.seen.mtimeMs % 100000}`).join(" ")}`);
+    trace(() => `capture done: ${[...captured].map(([p, c]) => `${p}:${c.seen.size}@${c.seen.mtimeMs % 100000}`).join(" ")}`);
   }
 
   /**
@@ -251,7 +254,7 @@ export class SnapshotMirror {
       const kept = captured?.get(path);
       // Trusted as on disk: no stop happened, the capture saw this very state, or a live process wrote it well after the signal.
       const tornSuspect = captured !== undefined && !(kept && sameStat(kept.seen, latest)) && latest.mtimeMs <= this.signalledAt + SIGNAL_WINDOW_MS;
-      if (final) trace(`flush: ${path}:${latest.size}@${latest.mtimeMs % 100000} kept ${kept ? `${kept.seen.size}@${kept.seen.mtimeMs % 100000}` : "-"} captured ${captured ? "yes" : "no"} signalled@${this.signalledAt % 100000} torn-suspect ${tornSuspect}`);
+      if (final) trace(() => `flush: ${path}:${latest.size}@${latest.mtimeMs % 100000} kept ${kept ? `${kept.seen.size}@${kept.seen.mtimeMs % 100000}` : "-"} captured ${captured ? "yes" : "no"} signalled@${this.signalledAt % 100000} torn-suspect ${tornSuspect}`);
       if (tornSuspect) {
         if (!kept) {
           suspect = true; // changed only after the stop began, by a process then killed
@@ -263,10 +266,8 @@ export class SnapshotMirror {
         seen = { size: st.size, mtimeMs: st.mtimeMs };
         body = kept.body;
       } else {
-        body = await fs.readFile(join(dir, path)).catch(() => undefined);
-        if (!body) return; // deleted meanwhile
-        const after = await fs.stat(join(dir, path)).catch(() => undefined);
-        if (!after || !sameStat(seen, after) || after.size !== body.length) return; // written while read: next pass
+        body = await readUnchanged(join(dir, path), seen);
+        if (!body) return; // deleted or written while read: next pass
       }
       const hash = sha256(body);
       if (files[path]?.sha256 !== hash) {
@@ -299,6 +300,13 @@ export class SnapshotMirror {
     // Blobs no file refers to any more go only after the manifest that dropped them is durable.
     for (const hash of dropped) await store.delete(`${BLOBS}${hash}`).catch(() => undefined);
   }
+}
+
+/** A file's contents, if it is still as `seen` after the read (else it was written meanwhile, or deleted). */
+async function readUnchanged(file: string, seen: Seen): Promise<Buffer | undefined> {
+  const body = await fs.readFile(file).catch(() => undefined);
+  const after = await fs.stat(file).catch(() => undefined);
+  return body && after && sameStat(seen, after) && after.size === body.length ? body : undefined;
 }
 
 /** Regular files under `dir`, by path relative to it (always with `/`). */

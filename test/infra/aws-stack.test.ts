@@ -15,7 +15,7 @@ import type { CloudSelection } from "../../core/offers/select";
 import { AwsJob } from "../../infra/aws/aws-job";
 import { awsNames } from "../../infra/aws/names";
 import { allows, mutatingOnWildcard, type PolicyDocument } from "../../infra/aws/policy";
-import { recordingMocks, settled, type RecordedResource } from "../../infra/preview/recording-mocks";
+import { recordingMocks, settled, setSpotjobConfig, type RecordedResource } from "../../infra/preview/recording-mocks";
 
 const root = resolve(__dirname, "../..");
 let recorded: RecordedResource[] = [];
@@ -26,7 +26,7 @@ pulumi.runtime.setMocks(recordingMocks((r) => recorded.push(r)), "spotjob", "dev
 
 async function runProgram(config: Record<string, string>): Promise<Record<string, unknown>> {
   vi.resetModules();
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`spotjob:${k}`, v])));
+  setSpotjobConfig(config);
   const stack = (await import("../../infra/index.js")) as Record<string, unknown>;
   await settled(stack.store as pulumi.Output<string>);
   await settled(stack.supervisor as pulumi.Output<string>);

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { LocalJob } from "../../infra/local/local-job";
+import { settled, setSpotjobConfig } from "../../infra/preview/recording-mocks";
 
 const root = resolve(__dirname, "../..");
 
@@ -41,14 +42,8 @@ pulumi.runtime.setMocks(
 /** Imports the program afresh with `spotjob:*` config set, as `pulumi preview` would run it. */
 async function runProgram(config: Record<string, string>): Promise<Record<string, unknown>> {
   vi.resetModules();
-  pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`spotjob:${k}`, v])));
+  setSpotjobConfig(config);
   return (await import("../../infra/index.js")) as Record<string, unknown>;
-}
-
-function value<T>(output: pulumi.Input<T>): Promise<T> {
-  return new Promise((done) => {
-    pulumi.output(output).apply((v) => done(v as T));
-  });
 }
 
 function specFile(text: string): string {
@@ -63,10 +58,10 @@ describe("the Pulumi program, provider: local", () => {
     expect(stack.job).toBe("demo-local");
     expect(stack.provider).toBe("local");
     expect(stack.chosen).toBe("this machine");
-    expect(await value(stack.store as pulumi.Output<string>)).toBe(join(root, ".spotjob", "demo-local"));
+    expect(await settled(stack.store as pulumi.Output<string>)).toBe(join(root, ".spotjob", "demo-local"));
 
     // Registration is asynchronous under mocks: wait for the component's outputs.
-    expect(await value(stack.started as pulumi.Output<string>)).toBe("runtime started");
+    expect(await settled(stack.started as pulumi.Output<string>)).toBe("runtime started");
     const types = recorded.map((r) => `${r.type} ${r.name}`);
     expect(types).toEqual(["spotjob:local:Job demo-local", "command:local:Command demo-local-runtime"]);
     const command = recorded[1].inputs as { create: string; delete: string; environment: Record<string, string>; triggers: unknown[] };
@@ -85,17 +80,17 @@ describe("the Pulumi program, provider: local", () => {
 
   it("uses the store given in config", async () => {
     const stack = await runProgram({ job: "jobs/demo_local.yaml", store: "gs://bucket/demo" });
-    expect(await value(stack.store as pulumi.Output<string>)).toBe("gs://bucket/demo");
+    expect(await settled(stack.store as pulumi.Output<string>)).toBe("gs://bucket/demo");
   });
 
   it("a changed spec changes the command's triggers, so `pulumi up` restarts the runtime", async () => {
     const spec = "version: 1\nprovider: local\nname: trig\nrun: echo one\ncost: {max_cost_per_hour: 0, max_total_budget: 0}\n";
     const first = specFile(spec);
     const second = specFile(spec.replace("echo one", "echo two"));
-    await value((await runProgram({ job: first })).started as pulumi.Output<string>);
+    await settled((await runProgram({ job: first })).started as pulumi.Output<string>);
     const before = recorded.find((r) => r.type === "command:local:Command")!.inputs.triggers;
     recorded = [];
-    await value((await runProgram({ job: second })).started as pulumi.Output<string>);
+    await settled((await runProgram({ job: second })).started as pulumi.Output<string>);
     const after = recorded.find((r) => r.type === "command:local:Command")!.inputs.triggers;
     expect(after).not.toEqual(before);
   });
@@ -114,7 +109,7 @@ describe("the Pulumi program, provider: local", () => {
         ],
       },
     );
-    await value(job.started);
+    await settled(job.started);
     expect(children.length).toBeGreaterThan(0);
     for (const child of children) {
       expect(child.parent).toBe(job);
