@@ -7,13 +7,15 @@
  *   time until flush() has everything in the store (target: 5 s). Measured
  *   both for the worst case (the notice right after the writes) and after
  *   the mirror had 2 s to catch up.
+ * Each run also prints the CPU seconds this process (and the emulator) used
+ * during the flush: on two cores their sum bounds how fast a flush can be.
  * Each notice-to-durable case runs SPOTJOB_FLUSH_RUNS times (default 3): the
  * median is the figure, the samples show the spread (two cores shared with
  * the emulators make single runs noisy). SPOTJOB_FLUSH_MB sets the total size
  * (default 1024); SPOTJOB_FLUSH_STORES picks stores by name (e.g. "S3,GCS").
  */
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -54,7 +56,14 @@ async function latency(store: Store): Promise<number[]> {
   return samples.sort((a, b) => a - b);
 }
 
-async function noticeToDurable(store: Store, settleMs: number): Promise<number> {
+interface Sample {
+  ms: number;
+  /** CPU seconds spent during the flush by this process and by the emulator: two cores bound their sum. */
+  clientCpu: number;
+  emulatorCpu: number;
+}
+
+async function noticeToDurable(store: Store, settleMs: number, emulatorPid: number | undefined): Promise<Sample> {
   const m = machine(store);
   await m.mirror.restore();
   m.mirror.start();
@@ -66,14 +75,29 @@ async function noticeToDurable(store: Store, settleMs: number): Promise<number> 
   }
   await sleep(settleMs);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const emulator0 = cpuSeconds(emulatorPid);
   await m.mirror.flush();
   const elapsed = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const sample = { ms: elapsed, clientCpu: (cpu.user + cpu.system) / 1e6, emulatorCpu: cpuSeconds(emulatorPid) - emulator0 };
   const manifest = JSON.parse((await store.get(MANIFEST_KEY))!.body.toString());
   if (Object.keys(manifest.files).length < FILES) throw new Error("flush returned before every file was committed");
   rmSync(m.root, { recursive: true, force: true });
   // The emulators keep objects in memory: each run starts as light as the first.
   for (const key of await store.list("")) await store.delete(key);
-  return elapsed;
+  return sample;
+}
+
+/** CPU seconds a process has used (user + system), from /proc; 0 where there is none. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return 0;
+  }
 }
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
@@ -85,21 +109,22 @@ async function main() {
   await new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }).send(new CreateBucketCommand({ Bucket: "bench" }));
   await createGcsBucket(gcs, "bench");
   const local = mkdtempSync(join(tmpdir(), "spotjob-bench-store-"));
-  const stores: [string, (name: string) => Store][] = [
-    ["local directory", (name) => openStore(join(local, name))],
-    ["S3 (moto_server)", (name) => openStore(`s3://bench/${name}`)],
-    ["GCS (fake-gcs-server)", (name) => openStore(`gs://bench/${name}`)],
+  const stores: [string, (name: string) => Store, number | undefined][] = [
+    ["local directory", (name) => openStore(join(local, name)), undefined],
+    ["S3 (moto_server)", (name) => openStore(`s3://bench/${name}`), moto.pid],
+    ["GCS (fake-gcs-server)", (name) => openStore(`gs://bench/${name}`), gcs.pid],
   ];
   try {
     const only = process.env.SPOTJOB_FLUSH_STORES?.split(",");
-    for (const [label, open] of stores.filter(([l]) => !only || only.some((o) => l.includes(o)))) {
+    for (const [label, open, emulatorPid] of stores.filter(([l]) => !only || only.some((o) => l.includes(o)))) {
       const lat = await latency(open("latency"));
       console.log(`${label}: change to store: median ${fmt(lat[Math.floor(lat.length / 2)])}, max ${fmt(lat[lat.length - 1])} (${lat.length} changes; target <= 1 s)`);
       const runs = async (name: string, settleMs: number) => {
-        const samples: number[] = [];
-        for (let i = 0; i < RUNS; i++) samples.push(await noticeToDurable(open(`${name}-${i}`), settleMs));
-        const sorted = [...samples].sort((a, b) => a - b);
-        return `${fmt(sorted[Math.floor(sorted.length / 2)])} (runs: ${samples.map(fmt).join(", ")})`;
+        const samples: Sample[] = [];
+        for (let i = 0; i < RUNS; i++) samples.push(await noticeToDurable(open(`${name}-${i}`), settleMs, emulatorPid));
+        const sorted = samples.map((s) => s.ms).sort((a, b) => a - b);
+        const cpu = (s: Sample) => `${s.clientCpu.toFixed(1)}${emulatorPid ? `+${s.emulatorCpu.toFixed(1)}` : ""} s CPU`;
+        return `${fmt(sorted[Math.floor(sorted.length / 2)])} (runs: ${samples.map((s) => `${fmt(s.ms)} [${cpu(s)}]`).join(", ")})`;
       };
       const worst = await runs("worst", 0);
       const settled = await runs("settled", 2000);

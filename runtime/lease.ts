@@ -4,6 +4,7 @@
  * replacement overlapping the fallback, say) never both write progress: the
  * second waits for the lease to expire or exits, and says which.
  */
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PreconditionFailed, type Store } from "./store/store";
@@ -134,20 +135,36 @@ export class Lease {
 
 /** A holder id for this process: `host:pid:random`. */
 export function localHolderId(suffix: string): string {
-  return `${hostname()}:${process.pid}:${suffix}`;
+  const started = processStart(process.pid);
+  return `${hostname()}:${process.pid}:${started !== undefined ? `${started}.` : ""}${suffix}`;
 }
 
 /**
  * A holder on this very machine whose process has exited (kill -9, a crash)
- * cannot renew: its lease need not be waited out.
+ * cannot renew: its lease need not be waited out. A process now running under
+ * the same pid is another one when its start time differs (pids are reused,
+ * after a reboot too).
  */
 function deadLocalHolder(holder: string): boolean {
-  const [host, pid] = holder.split(":");
+  const [host, pid, rest] = holder.split(":");
   if (host !== hostname() || !/^\d+$/.test(pid ?? "") || Number(pid) === process.pid) return false;
+  const recordedStart = /^(\d+)\./.exec(rest ?? "")?.[1];
   try {
     process.kill(Number(pid), 0);
-    return false;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+  const start = processStart(Number(pid));
+  return recordedStart !== undefined && start !== undefined && start !== recordedStart;
+}
+
+/** When a process started, in clock ticks since boot (/proc/<pid>/stat, field 22); undefined without /proc. */
+function processStart(pid: number): string | undefined {
+  try {
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }

@@ -1,7 +1,13 @@
-/** gs://bucket/prefix through the Google Cloud Storage client, with generation preconditions. */
+/**
+ * gs://bucket/prefix through the Google Cloud Storage client, with generation
+ * preconditions. Large content-addressed blobs go as single-request media
+ * uploads (see `gcs-media-upload`) with the client's endpoint and credentials.
+ */
 import { Storage, type Bucket } from "@google-cloud/storage";
+import { createHash } from "node:crypto";
 import { PreconditionFailed, StoreUnavailable, type PutCondition, type Store, type StoredObject } from "./store";
 import { DEFAULT_RETRY, requestTimeoutMs, withRetry, type RetryPolicy } from "./retry";
+import { mediaUpload } from "./gcs-media-upload";
 
 export interface GcsStoreOptions {
   storage?: Storage;
@@ -10,6 +16,7 @@ export interface GcsStoreOptions {
 
 export class GcsStore implements Store {
   readonly url: string;
+  private readonly storage: Storage;
   private readonly bucketRef: Bucket;
   private readonly retry: RetryPolicy;
 
@@ -28,7 +35,16 @@ export class GcsStore implements Store {
       storage.apiEndpoint = emulator;
       storage.baseUrl = `${emulator}/storage/v1`;
     }
+    this.storage = storage;
     this.bucketRef = storage.bucket(bucket);
+  }
+
+  /** The client's credentials for a request of our own; none for an emulator, as the client itself does. */
+  private async authHeaders(): Promise<Record<string, string>> {
+    if (this.storage.customEndpoint && !this.storage.useAuthWithCustomEndpoint) return {};
+    const headers: unknown = await this.storage.authClient.getRequestHeaders();
+    // A plain object in google-auth-library 9, a fetch Headers from 10 on.
+    return headers instanceof Headers ? Object.fromEntries(headers.entries()) : (headers as Record<string, string>);
   }
 
   private key(key: string): string {
@@ -64,17 +80,8 @@ export class GcsStore implements Store {
     const data = typeof body === "string" ? Buffer.from(body) : body;
     const ifGenerationMatch = condition.ifAbsent ? 0 : condition.ifVersion !== undefined ? Number(condition.ifVersion) : undefined;
     return this.call(`put ${key}`, async (attempt) => {
-      const file = this.bucketRef.file(this.key(key));
       try {
-        // GCS cannot check a SHA-256: for a blob named by its hash (checked by every reader) the client's MD5 pass,
-        // a second full hash on the flush's critical path, is skipped and the stored size is checked instead.
-        await file.save(data, { resumable: false, validation: condition.sha256 ? false : "md5", preconditionOpts: ifGenerationMatch !== undefined ? { ifGenerationMatch } : undefined });
-        if (condition.sha256 && Number(file.metadata.size) !== data.length) {
-          // Not left for a create-only retry to mistake for our own copy.
-          await file.delete({ ifGenerationMatch: file.metadata.generation }).catch(() => undefined);
-          throw Object.assign(new Error(`stored ${String(file.metadata.size)} bytes of ${data.length}`), { $retryable: true });
-        }
-        return { version: String(file.metadata.generation ?? "") };
+        return condition.sha256 ? await this.putBlob(key, data, ifGenerationMatch) : await this.putChecked(key, data, ifGenerationMatch);
       } catch (e) {
         if (code(e) === 412) {
           if (attempt > 1 && condition.ifAbsent) {
@@ -86,6 +93,52 @@ export class GcsStore implements Store {
         throw e;
       }
     });
+  }
+
+  /**
+   * A control object (journal segment, manifest, lease, status), small: sent
+   * with its MD5 in the object's metadata, which GCS checks before it commits
+   * the write, so a body corrupted on the way is refused, never stored.
+   */
+  private async putChecked(key: string, data: Buffer, ifGenerationMatch: number | undefined): Promise<{ version: string }> {
+    const file = this.bucketRef.file(this.key(key));
+    try {
+      await file.save(data, {
+        resumable: false,
+        validation: false,
+        metadata: { md5Hash: createHash("md5").update(data).digest("base64") },
+        preconditionOpts: ifGenerationMatch !== undefined ? { ifGenerationMatch } : undefined,
+      });
+    } catch (e) {
+      // Refused for not matching its checksum: damaged in transit, worth sending again.
+      if (code(e) === 400 && /md5/i.test((e as Error).message)) Object.assign(e as object, { $retryable: true });
+      throw e;
+    }
+    return { version: String(file.metadata.generation ?? "") };
+  }
+
+  /**
+   * A content-addressed blob, up to a large checkpoint: one media upload (the
+   * fast path, see `gcs-media-upload`) with no second hash on the flush's
+   * critical path. GCS cannot check a SHA-256; the stored size is checked here
+   * and the hash, the blob's name, by every reader.
+   */
+  private async putBlob(key: string, data: Buffer, ifGenerationMatch: number | undefined): Promise<{ version: string }> {
+    const stored = await mediaUpload({
+      endpoint: this.storage.apiEndpoint,
+      bucket: this.bucket,
+      name: this.key(key),
+      body: data,
+      ifGenerationMatch,
+      headers: await this.authHeaders(),
+      timeoutMs: requestTimeoutMs(),
+    });
+    if (stored.size !== data.length) {
+      // Not left for a create-only retry to mistake for our own copy.
+      await this.bucketRef.file(this.key(key)).delete({ ifGenerationMatch: stored.generation }).catch(() => undefined);
+      throw Object.assign(new Error(`stored ${stored.size} bytes of ${data.length}`), { $retryable: true });
+    }
+    return { version: stored.generation };
   }
 
   async list(prefix: string): Promise<string[]> {

@@ -39,11 +39,8 @@ export class LocalDirStore implements Store {
     const target = this.path(key);
     const run = async () => {
       await fs.mkdir(dirname(target), { recursive: true });
-      if (condition.ifAbsent || condition.ifVersion !== undefined) {
-        const current = await this.get(key);
-        if (condition.ifAbsent && current) throw new PreconditionFailed(this.url, key);
-        if (condition.ifVersion !== undefined && current?.version !== condition.ifVersion) throw new PreconditionFailed(this.url, key);
-      }
+      if (condition.ifAbsent && (await exists(target))) throw new PreconditionFailed(this.url, key);
+      if (condition.ifVersion !== undefined && (await this.get(key))?.version !== condition.ifVersion) throw new PreconditionFailed(this.url, key);
       const temp = `${target}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`;
       const handle = await fs.open(temp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
       try {
@@ -66,7 +63,8 @@ export class LocalDirStore implements Store {
         await fs.rename(temp, target);
       }
       await syncDir(dirname(target));
-      return { version: versionOf(data) };
+      // A caller's SHA-256 is the version already: no second pass over a large body.
+      return { version: condition.sha256 ? versionFromSha256(condition.sha256) : versionOf(data) };
     };
     return this.serialise(target, run);
   }
@@ -109,8 +107,15 @@ export class LocalDirStore implements Store {
 }
 
 function versionOf(body: Buffer): string {
-  return createHash("sha256").update(body).digest("hex").slice(0, 32);
+  return versionFromSha256(createHash("sha256").update(body).digest("hex"));
 }
+
+const versionFromSha256 = (hex: string) => hex.slice(0, 32);
+
+const exists = (path: string) => fs.stat(path).then(
+  () => true,
+  (e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? false : Promise.reject(e)),
+);
 
 export async function syncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, "r");

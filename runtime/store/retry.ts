@@ -12,7 +12,8 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseMs: 100, maxMs: 5000 };
 
-const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ENOTFOUND", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "TimeoutError", "RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable", "ThrottlingException"]);
+// BadDigest / XAmzContentChecksumMismatch / XAmzContentSHA256Mismatch: S3 refused a body corrupted in transit.
+const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ENOTFOUND", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "TimeoutError", "RequestTimeout", "SlowDown", "InternalError", "ServiceUnavailable", "ThrottlingException", "BadDigest", "XAmzContentChecksumMismatch", "XAmzContentSHA256Mismatch"]);
 
 export function isTransient(e: unknown): boolean {
   const err = e as { code?: string | number; name?: string; type?: string; status?: number; statusCode?: number; $metadata?: { httpStatusCode?: number }; $retryable?: unknown; cause?: unknown };

@@ -71,18 +71,17 @@ export class S3Store implements Store {
     const data = typeof body === "string" ? Buffer.from(body) : body;
     return this.call(`put ${key}`, async (attempt) => {
       try {
-        const out = await this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: this.key(key),
-            Body: data,
-            IfNoneMatch: condition.ifAbsent ? "*" : undefined,
-            IfMatch: condition.ifVersion,
-            // S3 verifies the upload against the hash the caller already has, instead of the SDK computing a CRC.
-            ChecksumSHA256: condition.sha256 ? Buffer.from(condition.sha256, "hex").toString("base64") : undefined,
-          }),
-          this.deadline(),
-        );
+        const command = new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(key),
+          Body: data,
+          IfNoneMatch: condition.ifAbsent ? "*" : undefined,
+          IfMatch: condition.ifVersion,
+          // S3 verifies the upload against the hash the caller already has, instead of the SDK computing a CRC.
+          ChecksumSHA256: condition.sha256 ? Buffer.from(condition.sha256, "hex").toString("base64") : undefined,
+        });
+        if (condition.sha256) signWithKnownPayloadHash(command, condition.sha256);
+        const out = await this.client.send(command, this.deadline());
         return { version: out.ETag ?? "" };
       } catch (e) {
         const code = status(e);
@@ -117,6 +116,21 @@ export class S3Store implements Store {
   async delete(key: string): Promise<void> {
     await this.call(`delete ${key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }), this.deadline()));
   }
+}
+
+/**
+ * SigV4 signs the SHA-256 of the body (hex, `x-amz-content-sha256`), which
+ * the signer computes unless the header is already set: a caller that has the
+ * hash saves a second full pass over a large body.
+ */
+function signWithKnownPayloadHash(command: PutObjectCommand, sha256Hex: string): void {
+  command.middlewareStack.add(
+    (next) => (args) => {
+      (args.request as { headers: Record<string, string> }).headers["x-amz-content-sha256"] = sha256Hex;
+      return next(args);
+    },
+    { step: "build", name: "spotjobKnownPayloadHash" },
+  );
 }
 
 function status(e: unknown): number | undefined {

@@ -11,6 +11,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 export interface Emulator {
   endpoint: string;
+  /** The emulator's process (benches read its CPU time). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -72,7 +74,7 @@ export async function startMoto(): Promise<Emulator> {
   const child = spawn(which("moto_server")!, ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
   const endpoint = `http://127.0.0.1:${port}`;
   await waitFor(`${endpoint}/moto-api/`, child, "moto_server");
-  return { endpoint, stop: stopper(child) };
+  return { endpoint, pid: child.pid, stop: stopper(child) };
 }
 
 export async function startFakeGcs(): Promise<Emulator> {
@@ -80,7 +82,7 @@ export async function startFakeGcs(): Promise<Emulator> {
   const child = spawn(which("fake-gcs-server")!, ["-scheme", "http", "-host", "127.0.0.1", "-port", String(port), "-backend", "memory", "-log-level", "error"], { stdio: "ignore" });
   const endpoint = `http://127.0.0.1:${port}`;
   await waitFor(`${endpoint}/storage/v1/b`, child, "fake-gcs-server");
-  return { endpoint, stop: stopper(child) };
+  return { endpoint, pid: child.pid, stop: stopper(child) };
 }
 
 /**
@@ -92,7 +94,7 @@ export async function startEc2MetadataMock(delaySeconds: number, extra: string[]
   const child = spawn(which("ec2-metadata-mock")!, ["spot", "--imdsv2", "--mock-delay-sec", String(delaySeconds), "--hostname", "127.0.0.1", "--port", String(port), ...extra], { stdio: "ignore" });
   const endpoint = `http://127.0.0.1:${port}`;
   await waitFor(`${endpoint}/latest/meta-data/`, child, "ec2-metadata-mock");
-  return { endpoint, stop: stopper(child) };
+  return { endpoint, pid: child.pid, stop: stopper(child) };
 }
 
 /** Environment that points the AWS SDK at moto and the GCS client at fake-gcs-server. */

@@ -151,10 +151,13 @@ describe("crash consistency under SIGKILL", () => {
 
   it.runIf(hasGcs)(`GCS (fake-gcs-server) with injected faults: ${REMOTE_KILLS} kills`, async () => {
     await createGcsBucket(gcs!, "crash");
-    const proxy = await startFaultyProxy(gcs!.endpoint, { before: 0.05, after: 0.03, hang: 0.01 });
+    // Bodies corrupted in transit too: the store checks each write end to end. (Not on S3 here: S3 itself refuses
+    // a body that fails its checksum, moto_server does not.)
+    const proxy = await startFaultyProxy(gcs!.endpoint, { before: 0.05, after: 0.03, hang: 0.01, corrupt: 0.02 });
     proxies.push(proxy);
     await crashLoop(REMOTE_KILLS, "gs://crash/jobs", emulatorEnv(undefined, { ...gcs!, endpoint: proxy.endpoint }), emulatorEnv(undefined, gcs));
     expect(proxy.counts.before + proxy.counts.after + proxy.counts.hang).toBeGreaterThan(0);
+    expect(proxy.counts.corrupt).toBeGreaterThan(0);
     console.log("GCS faults injected:", proxy.counts);
   }, TEST_TIMEOUT_MS);
 });

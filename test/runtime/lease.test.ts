@@ -1,0 +1,50 @@
+/** The lease: a holder on this machine that has exited is taken over at once, a live one is waited for. */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { afterEach, describe, expect, it } from "vitest";
+import { LEASE_KEY, Lease, LeaseHeld, localHolderId } from "../../runtime/lease";
+import { MemoryStore } from "../helpers/memory-store";
+
+const startOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+};
+
+describe("lease held by another process on this machine", () => {
+  const children: ReturnType<typeof spawn>[] = [];
+  afterEach(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
+
+  const heldBy = async (holder: string) => {
+    const store = new MemoryStore();
+    await store.put(LEASE_KEY, JSON.stringify({ holder, expires_at: Date.now() + 60_000, acquired_at: new Date().toISOString() }));
+    return store;
+  };
+  const live = () => {
+    const child = spawn("sleep", ["30"]);
+    children.push(child);
+    return child.pid!;
+  };
+
+  it("records this process's start time in its holder id", () => {
+    expect(localHolderId("abc")).toBe(`${hostname()}:${process.pid}:${startOf(process.pid)}.abc`);
+  });
+
+  it.each([
+    ["an exited process", () => `${hostname()}:4194303:1.abc`, true],
+    ["a live process started when the holder did", () => { const pid = live(); return `${hostname()}:${pid}:${startOf(pid)}.abc`; }, false],
+    ["another process now running under the holder's pid (reused)", () => `${hostname()}:${live()}:1.abc`, true],
+    ["a live process, holder id without a start time (older runtime)", () => `${hostname()}:${live()}:abc`, false],
+    ["another machine", () => `elsewhere:1:1.abc`, false],
+  ])("%s: taken over at once = %s", async (_what, holder, takenOver) => {
+    const store = await heldBy(holder());
+    const acquiring = Lease.acquire({ store, holder: localHolderId("me"), onBusy: "exit" });
+    if (takenOver) {
+      const lease = await acquiring;
+      expect(JSON.parse((await store.get(LEASE_KEY))!.body.toString()).holder).toBe(localHolderId("me"));
+      await lease.release();
+    } else {
+      await expect(acquiring).rejects.toBeInstanceOf(LeaseHeld);
+    }
+  });
+});
