@@ -4,9 +4,9 @@
  * replacement overlapping the fallback, say) never both write progress: the
  * second waits for the lease to expire or exits, and says which.
  */
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import { processStartTime } from "./exec/process-start";
 import { PreconditionFailed, type Store } from "./store/store";
 
 export const LEASE_KEY = "lease.json";
@@ -133,9 +133,9 @@ export class Lease {
   }
 }
 
-/** A holder id for this process: `host:pid:random`. */
+/** A holder id for this process: `host:pid:start.random` (start: the process start time, where /proc has it). */
 export function localHolderId(suffix: string): string {
-  const started = processStart(process.pid);
+  const started = processStartTime(process.pid);
   return `${hostname()}:${process.pid}:${started !== undefined ? `${started}.` : ""}${suffix}`;
 }
 
@@ -154,17 +154,6 @@ function deadLocalHolder(holder: string): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "ESRCH";
   }
-  const start = processStart(Number(pid));
+  const start = processStartTime(Number(pid));
   return recordedStart !== undefined && start !== undefined && start !== recordedStart;
-}
-
-/** When a process started, in clock ticks since boot (/proc/<pid>/stat, field 22); undefined without /proc. */
-function processStart(pid: number): string | undefined {
-  try {
-    // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
 }

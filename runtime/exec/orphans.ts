@@ -6,17 +6,8 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { processStartTime } from "./process-start";
 import { signalGroup } from "./shell";
-
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 22 (starttime), counted after the command name, which may hold spaces.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
 
 export class ChildRegistry {
   constructor(private readonly dir: string) {
@@ -24,7 +15,7 @@ export class ChildRegistry {
   }
 
   add(pgid: number): void {
-    const started = startTime(pgid);
+    const started = processStartTime(pgid);
     if (started) writeFileSync(join(this.dir, String(pgid)), started);
   }
 
@@ -38,7 +29,7 @@ export class ChildRegistry {
       .map(Number)
       .filter((pgid) => {
         try {
-          return Number.isInteger(pgid) && startTime(pgid) === readFileSync(join(this.dir, String(pgid)), "utf8");
+          return Number.isInteger(pgid) && processStartTime(pgid) === readFileSync(join(this.dir, String(pgid)), "utf8");
         } catch {
           return false; // the group ended meanwhile
         }

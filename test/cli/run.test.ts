@@ -125,7 +125,7 @@ describe("spotjob run", () => {
 
     const busy = j.cmd("run", "job.yaml", "--exit-if-busy");
     expect(busy.status).toBe(4);
-    expect(busy.stderr + busy.stdout).toMatch(/another instance \(.*:\d+:\w+\) holds this job's lease until .*; exiting without writing anything/);
+    expect(busy.stderr + busy.stdout).toMatch(/another instance \(.*:\d+:\d+\.\w+\) holds this job's lease until .*; exiting without writing anything/);
 
     const waiter = j.start("run", "job.yaml");
     await until("the waiter to say so", () => /waiting: another instance \(.*\) holds this job's lease/.test(waiter.output()));
