@@ -15,10 +15,11 @@
  * (default 1024); SPOTJOB_FLUSH_STORES picks stores by name (e.g. "S3,GCS").
  */
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { procStatFields } from "../runtime/exec/process-start";
 import { MANIFEST_KEY, SnapshotMirror } from "../runtime/snapshot/mirror";
 import { openStore } from "../runtime/store/open";
 import type { Store } from "../runtime/store/store";
@@ -91,13 +92,8 @@ async function noticeToDurable(store: Store, settleMs: number, emulatorPid: numb
 
 /** CPU seconds a process has used (user + system), from /proc; 0 where there is none. */
 function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return 0;
-  }
+  const fields = pid !== undefined ? procStatFields(pid) : undefined;
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : 0; // utime, stime (fields 14, 15) in ticks (USER_HZ = 100)
 }
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);

@@ -1,16 +1,23 @@
 import { readFileSync } from "node:fs";
 
 /**
- * When a process started, in clock ticks since boot (/proc/<pid>/stat field
- * 22): with its pid, it names one process, since pids are reused. Undefined
- * for a process that is gone, or without /proc.
+ * The fields of /proc/<pid>/stat from field 3 (state) on, so field N is at
+ * index N - 3; undefined for a process that is gone, or without /proc.
  */
-export function processStartTime(pid: number): string | undefined {
+export function procStatFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Counted after the command name (field 2), which may hold spaces and parentheses.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return undefined;
   }
+}
+
+/**
+ * When a process started, in clock ticks since boot (field 22): with its
+ * pid, it names one process, since pids are reused.
+ */
+export function processStartTime(pid: number): string | undefined {
+  return procStatFields(pid)?.[19];
 }
