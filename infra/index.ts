@@ -19,7 +19,9 @@ import { planFile } from "../core/plan/plan";
 import { formatDiagnostic } from "../core/spec/diagnostics";
 import { secretReferences } from "../core/spec/secrets";
 import { AwsJob } from "./aws/aws-job";
+import { awsProviderArgs, type AwsStackSettings } from "./aws/provider-args";
 import { LocalJob } from "./local/local-job";
+import type { AwsOutputs, JobOutputs, LocalOutputs, StackOutputs } from "./outputs";
 
 const projectRoot = resolve(__dirname, "..");
 const config = new pulumi.Config("spotjob");
@@ -54,7 +56,7 @@ if (!selection.local) {
   );
 }
 
-function launchLocal(): Record<string, pulumi.Input<unknown>> {
+function launchLocal(): Pick<JobOutputs, "store"> & LocalOutputs {
   const home = join(projectRoot, ".spotjob", spec.name);
   const job = new LocalJob(spec.name, {
     jobName: spec.name,
@@ -67,10 +69,12 @@ function launchLocal(): Record<string, pulumi.Input<unknown>> {
   return { store: job.storeUrl, log: job.logFile, started: job.started };
 }
 
-function launchAws(selection: CloudSelection): Record<string, pulumi.Input<unknown>> {
+function launchAws(selection: CloudSelection): Pick<JobOutputs, "store"> & AwsOutputs {
   if (!existsSync(runtimeBundle)) throw new pulumi.RunError(`spotjob: ${runtimeBundle} is missing: run \`npm run build\` (npm ci does it) before \`pulumi up\``);
-  // One stack is one region: the chosen offer's, whatever the stack's aws:region says.
-  const provider = new aws.Provider("aws", { region: selection.chosen.region as aws.Region });
+  // One stack is one region (the chosen offer's); every other aws:* setting reaches the provider.
+  const providerPlan = awsProviderArgs(awsStackSettings(), selection.chosen.region);
+  for (const warning of providerPlan.warnings) pulumi.log.warn(`spotjob: ${warning}`);
+  const provider = new aws.Provider("aws", providerPlan.args);
   logLiveSpotPrice(selection, provider);
   const job = new AwsJob(
     spec.name,
@@ -100,6 +104,15 @@ function launchAws(selection: CloudSelection): Record<string, pulumi.Input<unkno
   };
 }
 
+/** The stack's `aws:*` settings, read through the provider package's own typed getters (JSON lists and objects parsed). */
+function awsStackSettings(): AwsStackSettings {
+  const getters = aws.config as unknown as Record<string, unknown>;
+  const known = Object.keys(getters).filter((key) => typeof getters[key] !== "function");
+  const values = Object.fromEntries(known.map((key) => [key, getters[key]]).filter(([, value]) => value !== undefined));
+  const setKeys = Object.keys(pulumi.runtime.allConfig()).filter((key) => key.startsWith("aws:"));
+  return { values, known, setKeys };
+}
+
 /** The dry run shows the market's price now when credentials allow, the catalog's otherwise. */
 function logLiveSpotPrice(selection: CloudSelection, provider: aws.Provider): void {
   if (selection.market !== "spot") return;
@@ -121,17 +134,13 @@ function notYet(provider: string): never {
 
 const launched = selection.local ? launchLocal() : selection.cloud === "aws" ? launchAws(selection) : notYet(spec.provider);
 
-export const job = spec.name;
-export const provider = spec.provider;
-export const chosen = selection.local ? "this machine" : `${selection.chosen.instanceType} (${selection.chosen.region}, ${selection.market})`;
-export const pricePerHour = selection.pricePerHour;
-export const runtimeCapMinutes = plan.guards.runtimeCapMinutes;
-export const store = launched.store;
-export const log = launched.log;
-export const started = launched.started;
-export const bucket = launched.bucket;
-export const prefix = launched.prefix;
-export const groups = launched.groups;
-export const supervisor = launched.supervisor;
-export const uploads = launched.uploads;
-export const watch = launched.watch;
+const outputs: StackOutputs = {
+  job: spec.name,
+  provider: spec.provider,
+  chosen: selection.local ? "this machine" : `${selection.chosen.instanceType} (${selection.chosen.region}, ${selection.market})`,
+  pricePerHour: selection.pricePerHour,
+  runtimeCapMinutes: plan.guards.runtimeCapMinutes,
+  ...launched,
+};
+// The stack's outputs are this object's keys: only the ones the provider has.
+export = outputs;

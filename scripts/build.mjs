@@ -8,10 +8,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const common = {
   bundle: true,
   platform: "node",
-  target: "node20",
+  target: "node22",
   format: "cjs",
   logLevel: "warning",
   legalComments: "none",
+  // whatwg-url (under the GCS client) requires Node's `punycode`, deprecated with a warning on every start since
+  // Node 21: bundle the userland package it was extracted to.
+  alias: { punycode: "punycode/" },
 };
 
 export const bundles = [

@@ -54,14 +54,17 @@ export class JobBucket extends pulumi.ComponentResource {
       kept,
     );
     const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } }, kept);
+    // An explicit filter (an empty one is deprecated by the provider): the job's objects, which is all the bucket holds.
+    const jobObjects = { prefix: `${args.prefix}/` };
     new aws.s3.BucketLifecycleConfiguration(
       `${name}-lifecycle`,
       {
         bucket: bucket.id,
         rules: [
           // Every overwrite keeps the old version (a torn upload can be rolled back by hand); a month is enough.
-          { id: "expire-old-versions", status: "Enabled", filter: {}, noncurrentVersionExpiration: { noncurrentDays: 30 }, expiration: { expiredObjectDeleteMarker: true } },
-          { id: "abort-stalled-uploads", status: "Enabled", filter: {}, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
+          { id: "expire-old-versions", status: "Enabled", filter: jobObjects, noncurrentVersionExpiration: { noncurrentDays: 30 }, expiration: { expiredObjectDeleteMarker: true } },
+          // A checkpoint upload interrupted for good (its machine preempted mid-upload) leaves parts that bill as storage.
+          { id: "abort-stalled-uploads", status: "Enabled", filter: jobObjects, abortIncompleteMultipartUpload: { daysAfterInitiation: 7 } },
         ],
       },
       { ...kept, dependsOn: [versioning] },
@@ -76,7 +79,10 @@ export class JobBucket extends pulumi.ComponentResource {
       {
         create: 'echo "spotjob: results go to s3://$BUCKET/$PREFIX"',
         delete: keep
-          ? 'echo "spotjob: results kept in s3://$BUCKET/$PREFIX (the bucket is no longer managed by this stack). To resume from them: pulumi config set spotjob:bucket $BUCKET && pulumi up. To delete them: aws s3 rb --force s3://$BUCKET"'
+          ? // The bucket is versioned: `aws s3 rb --force` leaves the old versions and fails; both ways below remove them.
+            'echo "spotjob: results kept in s3://$BUCKET/$PREFIX (the bucket is no longer managed by this stack). To resume from them: pulumi config set spotjob:bucket $BUCKET && pulumi up. ' +
+            'To delete them with every old version: empty the bucket in the S3 console (Empty deletes all versions), then aws s3 rb s3://$BUCKET; ' +
+            '(for pulumi destroy to delete the bucket and its versions itself, run pulumi config set spotjob:deleteResultsOnDestroy true && pulumi up before it)"'
           : 'echo "spotjob: deleting s3://$BUCKET with every result in it (spotjob:deleteResultsOnDestroy is true)"',
         environment: { BUCKET: bucket.bucket, PREFIX: args.prefix },
         logging: "stdout",

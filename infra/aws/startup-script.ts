@@ -24,13 +24,17 @@ export interface StartupScriptArgs {
   graceSeconds?: number;
 }
 
-/** The Node.js the script installs where the image has none (or one older than 20). */
-export const NODE_PIN: { version: "22.12.0"; sha256: { x64: string; arm64: string } } = {
-  version: "22.12.0",
-  // From https://nodejs.org/dist/v22.12.0/SHASUMS256.txt (node-v22.12.0-linux-{x64,arm64}.tar.xz).
+/** The oldest Node.js major the runtime runs on (the bundle's target; Node 20 reached end of life on 2026-04-30). */
+export const NODE_MIN_MAJOR = 22;
+
+/** The Node.js the script installs where the image has none, or one older than NODE_MIN_MAJOR: a 24 LTS (supported to 2028-04). */
+export const NODE_PIN: { version: "24.11.1"; sha256: { x64: string; arm64: string } } = {
+  version: "24.11.1",
+  // SHASUMS256.txt of https://nodejs.org/dist/v24.11.1/ (node-v24.11.1-linux-{x64,arm64}.tar.xz), as two independent
+  // public pinning files (a Bazel toolchain table and a sysroot manifest) also record them.
   sha256: {
-    x64: "22982235e1b71fa8850f82edd09cdae7e3f32df1764a9ec298c72d25ef2c164f",
-    arm64: "8cfd5a8b9afae5a2e0bd86b0148ca31d2589c0ea669c2d0b11c132e35d90ed68",
+    x64: "60e3b0a8500819514aca603487c254298cd776de0698d3cd08f11dba5b8289a8",
+    arm64: "6b0863fb9f627bf4a6c5948dce1de4398174a2e05dbe717503d828e211ca01f0",
   },
 };
 
@@ -114,13 +118,13 @@ export function renderStartupScript(a: StartupScriptArgs): string {
     "fi",
     'mkdir -p "$ROOT/bin" "$ROOT/state"',
     "",
-    "# Node.js: the image's own if it is 20 or newer, else a pinned build checked against its published SHA-256.",
+    `# Node.js: the image's own if it is ${NODE_MIN_MAJOR} or newer, else a pinned build checked against its published SHA-256.`,
     "NODE=",
     "if command -v node >/dev/null 2>&1; then",
     '  major="$(node --version 2>/dev/null || true)"',
     '  major="${major#v}"',
     '  major="${major%%.*}"',
-    '  if [[ "$major" =~ ^[0-9]+$ ]] && [ "$major" -ge 20 ]; then NODE="$(command -v node)"; fi',
+    `  if [[ "$major" =~ ^[0-9]+$ ]] && [ "$major" -ge ${NODE_MIN_MAJOR} ]; then NODE="$(command -v node)"; fi`,
     "fi",
     'if [ -z "$NODE" ]; then',
     '  NODE="$ROOT/node/bin/node"',

@@ -48,7 +48,10 @@ export class LocalJob extends pulumi.ComponentResource {
         environment,
         triggers: [args.specHash, args.storeUrl],
       },
-      { parent: this },
+      // A changed spec replaces the command: the old runtime must stop before the new one starts. Created first
+      // (Pulumi's default), the new create would find the old runtime still running and do nothing, and the old
+      // delete would then stop the only runtime there is.
+      { parent: this, deleteBeforeReplace: true },
     );
     this.storeUrl = pulumi.output(args.storeUrl);
     this.logFile = `${args.stateDir}/runtime.log`;

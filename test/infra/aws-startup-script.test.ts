@@ -177,10 +177,10 @@ const arch = ({ x86_64: "x64", aarch64: "arm64" } as Record<string, "x64" | "arm
 describe.runIf(hasCurl && arch)("Node.js on a machine without a recent one", () => {
   it("refuses a download whose SHA-256 is not the published one, and installs nothing", () => {
     const dir = mkdtempSync(join(tmpdir(), "spotjob-aws-node-"));
-    // A Node.js 18 first on PATH, so the script must download its own.
+    // A Node.js 20 (end of life, older than the runtime's target) first on PATH, so the script must download its own.
     const bin = join(dir, "fakebin");
     mkdirSync(bin);
-    writeFileSync(join(bin, "node"), "#!/bin/sh\necho v18.20.4\n", { mode: 0o755 });
+    writeFileSync(join(bin, "node"), "#!/bin/sh\necho v20.19.0\n", { mode: 0o755 });
     // A well-formed archive of the expected name: only its checksum gives it away.
     const dist = join(dir, "dist");
     const top = `node-v${NODE_PIN.version}-linux-${arch}`;

@@ -95,6 +95,24 @@ describe("the Pulumi program, provider: local", () => {
     expect(after).not.toEqual(before);
   });
 
+  it("replaces the runtime command delete-first, so a changed spec stops the old runtime before starting the new one", async () => {
+    const options: Record<string, pulumi.CustomResourceOptions> = {};
+    const job = new LocalJob(
+      "order",
+      { jobName: "order", specFile: "/x/job.yaml", specHash: "h", storeUrl: "/x/store", stateDir: "/x/state", runtimeBundle: "/x/runtime.cjs" },
+      { transformations: [(args) => void (options[args.type] = args.opts)] },
+    );
+    await settled(job.started);
+    expect(options["command:local:Command"]?.deleteBeforeReplace).toBe(true);
+  });
+
+  it("exports exactly the local stack's outputs, none of them undefined", async () => {
+    const stack = await runProgram({ job: "jobs/demo_local.yaml" });
+    const keys = Object.keys(stack).filter((k) => k !== "default");
+    expect(keys.sort()).toEqual(["chosen", "job", "log", "pricePerHour", "provider", "runtimeCapMinutes", "started", "store"]);
+    for (const key of keys) expect(stack[key], key).not.toBeUndefined();
+  });
+
   it("every child of the component has it as parent and a name derived from its own", async () => {
     const children: { name: string; parent: pulumi.Resource | undefined }[] = [];
     const job = new LocalJob(

@@ -1,0 +1,39 @@
+/**
+ * The stack outputs, typed per provider: a stack exports exactly its
+ * provider's fields, never an `undefined` one (the engine warns about each on
+ * every preview, and `pulumi stack output` would list fields that mean nothing).
+ */
+import type * as pulumi from "@pulumi/pulumi";
+
+/** What every stack exports. */
+export interface JobOutputs {
+  job: string;
+  provider: string;
+  /** The instance and market, or "this machine". */
+  chosen: string;
+  pricePerHour: number;
+  /** `null` when neither the spec nor the budget caps the runtime. */
+  runtimeCapMinutes: number | null;
+  /** The store URL `spotjob status --store` takes. */
+  store: pulumi.Output<string>;
+}
+
+/** Launch-specific outputs of a `provider: local` stack. */
+export interface LocalOutputs {
+  log: string;
+  /** What the start script printed (the runtime's pid and log). */
+  started: pulumi.Output<string>;
+}
+
+/** Launch-specific outputs of a `provider: aws` stack. */
+export interface AwsOutputs {
+  bucket: pulumi.Output<string>;
+  prefix: string;
+  groups: pulumi.Output<string[]>;
+  supervisor: pulumi.Output<string>;
+  uploads: pulumi.Output<string[]>;
+  /** The commands that follow the job. */
+  watch: pulumi.Output<string>;
+}
+
+export type StackOutputs = JobOutputs & (LocalOutputs | AwsOutputs);
