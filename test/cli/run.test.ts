@@ -17,7 +17,7 @@ beforeAll(() => {
 });
 
 /** A job folder with a sweep whose every execution is appended to `executions`. */
-function job(items: number, seconds = 0.3, extra = "", extraEnv: NodeJS.ProcessEnv = {}) {
+function job(items: number, seconds = 0.3, extra = "", extraEnv: NodeJS.ProcessEnv = {}, gated = false) {
   const dir = mkdtempSync(join(tmpdir(), "spotjob-run-"));
   const spec = join(dir, "job.yaml");
   writeFileSync(
@@ -33,6 +33,8 @@ function job(items: number, seconds = 0.3, extra = "", extraEnv: NodeJS.ProcessE
       "    echo {n} >> executions",
       '    echo "item {n} says hello"',
       `    sleep ${seconds}`,
+      // A gated item finishes only once the test creates `release`: a slow machine cannot outrun the test.
+      ...(gated ? ["    while [ ! -e release ]; do sleep 0.05; done"] : []),
       '    echo "{\\"square\\": $(( {n} * {n} ))}" > "$SWEEP_RESULT"',
       "  parallel: 2",
       'run: echo "aggregated $(wc -l < "$SWEEP_RESULTS") results"',
@@ -119,7 +121,7 @@ describe("spotjob run", () => {
   }, 60_000);
 
   it("a second instance of the same job exits (--exit-if-busy) naming the holder, or waits and finds the work done", async () => {
-    const j = job(6, 0.5);
+    const j = job(6, 0.1, "", {}, true);
     const first = j.start("run", "job.yaml");
     await until("the first instance to run", () => j.status()?.state === "RUNNING");
 
@@ -129,6 +131,7 @@ describe("spotjob run", () => {
 
     const waiter = j.start("run", "job.yaml");
     await until("the waiter to say so", () => /waiting: another instance \(.*\) holds this job's lease/.test(waiter.output()));
+    writeFileSync(join(j.dir, "release"), "");
     expect(await exited(first)).toBe(0);
     expect(await exited(waiter)).toBe(0);
     // The waiter took over after the first finished and found nothing left to do.

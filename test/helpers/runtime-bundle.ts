@@ -6,6 +6,8 @@ import { join } from "node:path";
 
 export async function buildRuntime(): Promise<string> {
   const outfile = join(mkdtempSync(join(tmpdir(), "spotjob-runtime-")), "runtime.cjs");
-  await build({ entryPoints: [join(__dirname, "../../runtime/main.ts")], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning" });
+  // The product's own options (target, aliases), unminified for readable stack traces.
+  const { common } = await import("../../scripts/build.mjs");
+  await build({ ...common, entryPoints: [join(__dirname, "../../runtime/main.ts")], outfile });
   return outfile;
 }
