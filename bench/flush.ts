@@ -12,10 +12,27 @@
  * Each notice-to-durable case runs SPOTJOB_FLUSH_RUNS times (default 3): the
  * median is the figure, the samples show the spread (two cores shared with
  * the emulators make single runs noisy). SPOTJOB_FLUSH_MB sets the total size
- * (default 1024); SPOTJOB_FLUSH_STORES picks stores by name (e.g. "S3,GCS").
+ * (default 1024; 0 skips these cases); SPOTJOB_FLUSH_STORES picks stores by
+ * name (e.g. "S3,GCS").
+ *
+ * Then one large checkpoint (SPOTJOB_FLUSH_LARGE_GB, default 10; 0 skips it):
+ * a real runtime process whose job saves the file (a temporary, then a
+ * rename) and is stopped with SIGTERM at once, the worst case. Printed: the
+ * time from the signal until the runtime has made the file durable and
+ * exited, the runtime's peak RSS (target < 300 MB whatever the size), and,
+ * for scale, a plain copy of the same file to the same store in the same run
+ * (`cp` and `sync`; `aws s3 cp`; `curl` with a GCS media upload). Needs about
+ * three times the file's size on the temporary disk. The emulators hold
+ * objects in memory while they write them: moto_server assembles a multipart
+ * upload in memory (about twice the file's size at its peak, 20 GB for
+ * 10 GB), and fake-gcs-server, even with its filesystem backend, buffers
+ * every object it creates whole (internal/backend/fs.go, CreateObject),
+ * doubling as it grows: a 10 GB object does not fit in 24 GiB beside the
+ * rest, so the GCS case is capped at SPOTJOB_FLUSH_LARGE_GCS_GB (default 3).
  */
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -23,11 +40,18 @@ import { procStatFields } from "../runtime/exec/process-start";
 import { MANIFEST_KEY, SnapshotMirror } from "../runtime/snapshot/mirror";
 import { openStore } from "../runtime/store/open";
 import type { Store } from "../runtime/store/store";
-import { createGcsBucket, emulatorEnv, startFakeGcs, startMoto } from "../test/helpers/emulators";
+import { sha256File } from "../runtime/store/transfer";
+import { createGcsBucket, emulatorEnv, startFakeGcs, startMoto, type Emulator } from "../test/helpers/emulators";
+import { buildRuntime } from "../test/helpers/runtime-bundle";
+import { spawnRuntime, writeIncompressible } from "../test/helpers/runtime-process";
 
 const TOTAL_MB = Number(process.env.SPOTJOB_FLUSH_MB ?? 1024);
 const FILES = 100;
 const RUNS = Number(process.env.SPOTJOB_FLUSH_RUNS ?? 3);
+const LARGE_GB = Number(process.env.SPOTJOB_FLUSH_LARGE_GB ?? 10);
+const LARGE_GCS_GB = Math.min(LARGE_GB, Number(process.env.SPOTJOB_FLUSH_LARGE_GCS_GB ?? 3));
+const only = process.env.SPOTJOB_FLUSH_STORES?.split(",");
+const picked = (label: string) => !only || only.some((o) => label.includes(o));
 
 function machine(store: Store) {
   const root = mkdtempSync(join(tmpdir(), "spotjob-bench-flush-"));
@@ -111,8 +135,7 @@ async function main() {
     ["GCS (fake-gcs-server)", (name) => openStore(`gs://bench/${name}`), gcs.pid],
   ];
   try {
-    const only = process.env.SPOTJOB_FLUSH_STORES?.split(",");
-    for (const [label, open, emulatorPid] of stores.filter(([l]) => !only || only.some((o) => l.includes(o)))) {
+    for (const [label, open, emulatorPid] of stores.filter(([l]) => picked(l))) {
       const lat = await latency(open("latency"));
       console.log(`${label}: change to store: median ${fmt(lat[Math.floor(lat.length / 2)])}, max ${fmt(lat[lat.length - 1])} (${lat.length} changes; target <= 1 s)`);
       const runs = async (name: string, settleMs: number) => {
@@ -132,7 +155,107 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+/** Runs `command`, returning its wall time in ms; throws with its output if it fails. */
+function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
+  const t0 = performance.now();
+  const run = spawnSync(command, args, { env: { ...process.env, ...env }, encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${run.status ?? run.signal}): ${run.stderr || run.stdout}`);
+  return performance.now() - t0;
+}
+
+async function large(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "spotjob-bench-large-"));
+  const emulators: Emulator[] = [];
+  try {
+    const runtime = await buildRuntime(process.cwd());
+    const cases: [string, number, () => Promise<{ url: string; env: NodeJS.ProcessEnv; plainCopy: (source: string) => number }>][] = [
+      [
+        "local directory",
+        LARGE_GB,
+        async () => {
+          const root = join(work, "local-store");
+          mkdirSync(root);
+          const plain = join(root, "plain-copy");
+          return { url: join(root, "job"), env: {}, plainCopy: (source) => timed("cp", [source, plain]) + timed("sync", [plain]) };
+        },
+      ],
+      [
+        "S3 (moto_server)",
+        LARGE_GB,
+        async () => {
+          const moto = await startMoto();
+          emulators.push(moto);
+          await new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }).send(new CreateBucketCommand({ Bucket: "bench" }));
+          const env = emulatorEnv(moto);
+          // No read timeout: moto takes minutes to assemble 10 GB, and a CLI retry meanwhile would assemble it twice at once.
+          return { url: "s3://bench/job", env, plainCopy: (source) => timed("aws", ["s3", "cp", "--only-show-errors", "--cli-read-timeout", "0", "--endpoint-url", moto.endpoint, source, "s3://bench/plain-copy"], env) };
+        },
+      ],
+      [
+        "GCS (fake-gcs-server)",
+        LARGE_GCS_GB,
+        async () => {
+          const root = join(work, "fake-gcs");
+          mkdirSync(root);
+          const gcs = await startFakeGcs({ filesystemRoot: root });
+          emulators.push(gcs);
+          await createGcsBucket(gcs, "bench");
+          const upload = `${gcs.endpoint}/upload/storage/v1/b/bench/o?uploadType=media&name=plain-copy`;
+          return { url: "gs://bench/job", env: emulatorEnv(undefined, gcs), plainCopy: (source) => timed("curl", ["-sSf", "-o", "/dev/null", "-X", "POST", "-H", "content-type: application/octet-stream", "-T", source, upload]) };
+        },
+      ],
+    ];
+    let made: { source: string; gb: number; sha256: string } | undefined;
+    for (const [store, gb, open] of cases.filter(([l]) => picked(l))) {
+      if (made?.gb !== gb) {
+        const source = join(work, "checkpoint.bin");
+        writeIncompressible(source, Math.round(gb * 1e9));
+        made = { source, gb, sha256: await sha256File(source) };
+      }
+      const { source, sha256 } = made;
+      const { url, env, plainCopy } = await open();
+      const spec = join(work, "job.yaml");
+      writeFileSync(
+        spec,
+        ["provider: local", "name: bench-large", "run: |", `  cp '${source}' "$SWEEP_SNAPSHOT_DIR/model.pt.tmp"`, '  mv "$SWEEP_SNAPSHOT_DIR/model.pt.tmp" "$SWEEP_SNAPSHOT_DIR/model.pt"', "  echo checkpoint saved", "  sleep 3600", ""].join("\n"),
+      );
+      const state = join(work, "machine");
+      const run = spawnRuntime(runtime, spec, url, state, env);
+      while (!run.output().includes("checkpoint saved")) {
+        if (run.child.exitCode !== null) throw new Error(`the runtime exited before the checkpoint was saved:\n${run.output()}`);
+        await sleep(20);
+      }
+      const t0 = performance.now();
+      run.child.kill("SIGTERM");
+      const exit = await run.done;
+      const noticeToDurable = performance.now() - t0;
+      if (exit.code !== 75) throw new Error(`the runtime exited ${exit.code}, not 75 (interrupted):\n${exit.output}`);
+      Object.assign(process.env, env);
+      const manifest = await openStore(url).get(MANIFEST_KEY);
+      const files = manifest ? (JSON.parse(manifest.body.toString()) as { files: Record<string, { sha256: string }> }).files : {};
+      if (files["model.pt"]?.sha256 !== sha256) throw new Error(`the store does not hold the checkpoint (manifest: ${JSON.stringify(files)}); the runtime said:\n${exit.output}`);
+      rmSync(state, { recursive: true, force: true });
+      // The emulators hold what they store in memory: the job's objects go before the plain copy arrives.
+      const jobStore = openStore(url);
+      for (const key of await jobStore.list("")) await jobStore.delete(key);
+      const plain = plainCopy(source);
+      console.log(
+        `${store}: ${gb} GB checkpoint (${(statSync(source).size / 2 ** 30).toFixed(2)} GiB) saved just before the notice: notice to durable and exited ${fmt(noticeToDurable)}, runtime peak RSS ${exit.peakMb.toFixed(0)} MB (target < 300 MB); a plain copy of the same file to the same store: ${fmt(plain)}`,
+      );
+      // Free the emulator (and the disk) before the next store.
+      await Promise.all(emulators.splice(0).map((e) => e.stop()));
+      rmSync(join(work, "local-store"), { recursive: true, force: true });
+      rmSync(join(work, "fake-gcs"), { recursive: true, force: true });
+    }
+  } finally {
+    await Promise.all(emulators.map((e) => e.stop()));
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+(TOTAL_MB > 0 ? main() : Promise.resolve())
+  .then(() => (LARGE_GB > 0 ? large() : undefined))
+  .catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

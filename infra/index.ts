@@ -14,11 +14,16 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { formatUsd } from "../core/catalog/format";
 import { formatHours } from "../core/guards/cost";
-import type { CloudSelection } from "../core/offers/select";
+import type { CloudSelection, Selection } from "../core/offers/select";
+import type { GuardReport } from "../core/guards/cost";
+import { loadCatalog } from "../core/catalog/catalog";
 import { planFile } from "../core/plan/plan";
 import { formatDiagnostic } from "../core/spec/diagnostics";
-import { secretReferences } from "../core/spec/secrets";
+import { secretGrants } from "../core/spec/secrets";
 import { AwsJob } from "./aws/aws-job";
+import { AWS_REGIONS, findBucketRegion } from "./aws/bucket";
+import { placeForBucket, type CloudPlan } from "./aws/bucket-region";
+import { awsNames } from "./aws/names";
 import { awsProviderArgs, type AwsStackSettings } from "./aws/provider-args";
 import { LocalJob } from "./local/local-job";
 import type { AwsOutputs, JobOutputs, LocalOutputs, StackOutputs } from "./outputs";
@@ -84,7 +89,7 @@ function launchAws(selection: CloudSelection): Pick<JobOutputs, "store"> & AwsOu
       selection,
       stack: pulumi.getStack(),
       runtimeBundle,
-      secrets: secretReferences(spec).map((s) => s.ref),
+      secrets: secretGrants(spec),
       existingBucket,
       deleteResultsOnDestroy,
       imageId,
@@ -132,15 +137,74 @@ function notYet(provider: string): never {
   );
 }
 
-const launched = selection.local ? launchLocal() : selection.cloud === "aws" ? launchAws(selection) : notYet(spec.provider);
+/** What every stack exports about where the job runs and what it costs. */
+function summary(p: { selection: Selection; guards: GuardReport }): Omit<JobOutputs, "store"> {
+  const s = p.selection;
+  return {
+    job: spec.name,
+    provider: spec.provider,
+    chosen: s.local ? "this machine" : `${s.chosen.instanceType} (${s.chosen.region}, ${s.market})`,
+    pricePerHour: s.pricePerHour,
+    runtimeCapMinutes: p.guards.runtimeCapMinutes,
+  };
+}
 
-const outputs: StackOutputs = {
-  job: spec.name,
-  provider: spec.provider,
-  chosen: selection.local ? "this machine" : `${selection.chosen.instanceType} (${selection.chosen.region}, ${selection.market})`,
-  pricePerHour: selection.pricePerHour,
-  runtimeCapMinutes: plan.guards.runtimeCapMinutes,
-  ...launched,
-};
+/** Outputs known once a promise settles (a failed one fails the preview with its message). */
+type Deferred<T> = { [K in keyof T]-?: pulumi.Output<pulumi.Unwrap<T[K]>> };
+
+/**
+ * AWS with `spotjob:bucket`: the job runs in the bucket's region, looked up
+ * now. The spec's open choice follows the bucket (offers chosen again there);
+ * a region the spec pins elsewhere, or a GPU the bucket's region lacks, fails
+ * the preview naming both regions and the ways out.
+ */
+function launchAwsInBucketRegion(first: CloudPlan, bucket: string): Deferred<JobOutputs & AwsOutputs> {
+  const options = { catalogFile: catalogFile && resolve(projectRoot, catalogFile) };
+  const feasible = first.selection.feasible.map((o) => o.region);
+  const catalogued = loadCatalog("aws", options.catalogFile ?? (process.env.SPOTJOB_CATALOG || undefined)).offers.flatMap((o) => Object.keys(o.regions));
+  // Looked up from the job's first choice; a lookup in another region names it explicitly.
+  const lookup = new aws.Provider("aws-bucket-lookup", awsProviderArgs(awsStackSettings(), first.selection.chosen.region).args);
+  const launched = findBucketRegion(bucket, [first.selection.chosen.region, ...feasible, ...catalogued, ...AWS_REGIONS], lookup).then((region) => {
+    const placed = placeForBucket(first, bucket, region, awsNames(spec.name, pulumi.getStack()).prefix, options);
+    if (!placed.ok) throw new pulumi.RunError(`spotjob: ${placed.message}`);
+    const { selection: s, guards } = placed.plan;
+    if (placed.movedFrom) {
+      pulumi.log.info(
+        `spotjob: spotjob:bucket ${bucket} is in ${region}: ${spec.name} runs there, on ${s.chosen.instanceType} (${s.market}) at ${formatUsd(s.pricePerHour)}/h, instead of ${placed.movedFrom}` +
+          (guards.runtimeCapMinutes !== null ? `; budget ${formatUsd(spec.cost.max_total_budget)} = ${formatHours(guards.runtimeCapMinutes / 60)}` : ""),
+      );
+    }
+    return { ...summary(placed.plan), ...launchAws(s) };
+  });
+  const out = <K extends keyof (JobOutputs & AwsOutputs)>(key: K) => {
+    const output = pulumi.output(launched.then((o) => o[key])) as Deferred<JobOutputs & AwsOutputs>[K];
+    // A refusal fails the preview once, through the exported value, not again as an unhandled rejection of each output's bookkeeping.
+    const internal = output as unknown as { isKnown?: unknown; isSecret?: unknown };
+    for (const p of [internal.isKnown, internal.isSecret]) if (p instanceof Promise) p.catch(() => undefined);
+    return output;
+  };
+  return {
+    job: out("job"),
+    provider: out("provider"),
+    chosen: out("chosen"),
+    pricePerHour: out("pricePerHour"),
+    runtimeCapMinutes: out("runtimeCapMinutes"),
+    store: out("store"),
+    bucket: out("bucket"),
+    prefix: out("prefix"),
+    groups: out("groups"),
+    supervisor: out("supervisor"),
+    uploads: out("uploads"),
+    watch: out("watch"),
+  };
+}
+
+const outputs: StackOutputs | Deferred<JobOutputs & AwsOutputs> = selection.local
+  ? { ...summary(plan), ...launchLocal() }
+  : selection.cloud !== "aws"
+    ? notYet(spec.provider)
+    : existingBucket
+      ? launchAwsInBucketRegion({ ...plan, selection }, existingBucket)
+      : { ...summary(plan), ...launchAws(selection) };
 // The stack's outputs are this object's keys: only the ones the provider has.
 export = outputs;

@@ -162,14 +162,15 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const finish = async (state: JobState, exitCode: number, message: string, extra: { sweep?: SweepOutcome } = {}): Promise<JobResult> => {
     clearInterval(heartbeat);
     message = redactor.apply(message);
+    let saveError: string | undefined;
     if (mirroring) {
       // The job's processes have stopped: whatever they wrote goes to the store before we exit.
       try {
         await mirror.flush();
       } catch (e) {
-        const why = `could not save the snapshot directory: ${(e as Error).message}`;
-        events.warn(why);
-        if (state === "SUCCEEDED") [state, exitCode, message] = ["FAILED", RUNTIME_EXIT.failed, why];
+        saveError = `could not save the snapshot directory: ${(e as Error).message}`;
+        events.warn(saveError);
+        if (state === "SUCCEEDED") [state, exitCode, message] = ["FAILED", RUNTIME_EXIT.failed, saveError];
       }
     }
     const stopReason = state === "INTERRUPTED" ? String((signal.reason as Error | undefined)?.message ?? signal.reason ?? "stop signal") : undefined;
@@ -177,7 +178,8 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       state,
       exit_code: exitCode,
       ...(state === "SUCCEEDED" || state === "FAILED" ? { finished_at: new Date().toISOString() } : {}),
-      ...(state === "FAILED" ? { last_error: message } : {}),
+      // A stopped job keeps its state; what could not be saved is still said.
+      ...(state === "FAILED" ? { last_error: message } : saveError ? { last_error: saveError } : {}),
       ...(stopReason ? { stop_reason: stopReason } : {}),
     });
     await log.flush();

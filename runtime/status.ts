@@ -3,6 +3,9 @@
  * on every transition and on a heartbeat, by the lease holder only.
  */
 import type { Store } from "./store/store";
+import type { LaunchFailure } from "./supervisor/launch-failure";
+
+export type { LaunchFailure } from "./supervisor/launch-failure";
 
 export const STATUS_KEY = "status.json";
 
@@ -21,6 +24,23 @@ export interface JobStatus {
   last_error?: string;
   stop_reason?: string;
   exit_code?: number;
+}
+
+/** Where the supervisor keeps its state (written by the supervisor only; the status above is the runtime's). */
+export const SUPERVISOR_STATE_KEY = "supervisor/state.json";
+
+/**
+ * The launch failure the supervisor stopped the job for (quota, image, disk, permission), if one stands: a job
+ * whose instance never launched has no status of its own, so this is the only place that says why.
+ */
+export async function readLaunchFailure(store: Store): Promise<LaunchFailure | undefined> {
+  const object = await store.get(SUPERVISOR_STATE_KEY);
+  if (!object) return undefined;
+  try {
+    return (JSON.parse(object.body.toString()) as { launchFailure?: LaunchFailure }).launchFailure;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function readStatus(store: Store): Promise<JobStatus | undefined> {

@@ -1,5 +1,6 @@
 // Runs a benchmark: `npm run bench -- journal` bundles bench/journal.ts and runs it.
 import { build } from "esbuild";
+import { common } from "./esbuild-options.mjs";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,10 +25,11 @@ for (const name of names) {
     entry = mjs;
   } else {
     const outfile = join(mkdtempSync(join(tmpdir(), "spotjob-bench-")), `${name}.cjs`);
-    await build({ entryPoints: [entry], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning", external: ["esbuild"] });
+    await build({ ...common, entryPoints: [entry], outfile, external: ["esbuild"] });
     entry = outfile;
   }
   console.log(`== bench/${name}`);
-  const run = spawnSync(process.execPath, ["--expose-gc", entry], { stdio: "inherit", cwd: root });
+  // The bundle lives in a temporary folder: what it leaves external (esbuild) resolves from the repository.
+  const run = spawnSync(process.execPath, ["--expose-gc", entry], { stdio: "inherit", cwd: root, env: { ...process.env, NODE_PATH: join(root, "node_modules") } });
   if (run.status !== 0) process.exit(run.status ?? 1);
 }

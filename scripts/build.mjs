@@ -3,21 +3,11 @@
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import { common } from "./esbuild-options.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-export const common = {
-  bundle: true,
-  platform: "node",
-  target: "node22",
-  format: "cjs",
-  logLevel: "warning",
-  legalComments: "none",
-  // whatwg-url (under the GCS client) requires Node's `punycode`, deprecated with a warning on every start since
-  // Node 21: bundle the userland package it was extracted to.
-  alias: { punycode: "punycode/" },
-};
 
-export const bundles = [
+const bundles = [
   // Pulumi's SDKs stay in node_modules: only `plan --resources` loads them, and they are large.
   { entryPoints: [join(root, "cli/main.ts")], outfile: join(root, "dist/spotjob.cjs"), banner: { js: "#!/usr/bin/env node" }, external: ["@pulumi/*"] },
   // The on-instance runtime: one self-contained file, uploaded as is.

@@ -3,7 +3,7 @@
  * read what the runtime keeps in the job's store, wherever it runs.
  */
 import { openStore } from "../../runtime/store/open";
-import { readStatus, type JobStatus } from "../../runtime/status";
+import { readLaunchFailure, readStatus, type JobStatus, type LaunchFailure } from "../../runtime/status";
 import { CliError, EXIT } from "../exit-codes";
 import { style } from "../render/style";
 import { jobHome } from "./job-home";
@@ -18,18 +18,45 @@ function storeOf(specFile: string, storeUrl: string | undefined): { url: string;
 export async function statusCommand(specFile: string, options: { store?: string; json?: boolean }): Promise<number> {
   const where = storeOf(specFile, options.store);
   if (typeof where === "number") return where;
-  const status = await readStatus(openStore(where.url));
+  const store = openStore(where.url);
+  const [status, launchFailure] = await Promise.all([readStatus(store), readLaunchFailure(store)]);
+  if (!status && launchFailure) {
+    // The instance never launched, so the runtime never wrote a status: the supervisor's record says why.
+    if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, job: where.job, store: where.url, error: "launch failed", launch_failure: launchFailure })}\n`);
+    else process.stdout.write(`job        ${where.job}: ${style().red("LAUNCH FAILED")} (no instance ever started)\n${formatLaunchFailure(launchFailure)}store      ${where.url}\n`);
+    return EXIT.error;
+  }
   if (!status) {
     if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, job: where.job, store: where.url, error: "no run yet" })}\n`);
     else process.stderr.write(`job ${where.job} has not run yet: nothing in ${where.url}\n  start it with \`spotjob run ${specFile}\` or \`pulumi up\`\n`);
     return EXIT.error;
   }
-  if (options.json) process.stdout.write(`${JSON.stringify({ ok: true, store: where.url, ...status })}\n`);
-  else process.stdout.write(formatStatus(status, where.url));
+  if (options.json) process.stdout.write(`${JSON.stringify({ ok: true, store: where.url, ...status, ...(launchFailure ? { launch_failure: launchFailure } : {}) })}\n`);
+  else process.stdout.write(formatStatus(status, where.url, Date.now(), launchFailure));
   return EXIT.ok;
 }
 
-export function formatStatus(s: JobStatus, storeUrl: string, now = Date.now()): string {
+const KIND: Record<LaunchFailure["kind"], string> = {
+  quota: "vCPU quota",
+  image: "AMI",
+  disk: "root volume",
+  permission: "permission",
+  capacity: "capacity",
+  transient: "transient",
+  unknown: "unrecognised",
+};
+
+/** The supervisor's record of a launch that cannot succeed: AWS's message and the fix. */
+export function formatLaunchFailure(f: LaunchFailure): string {
+  const paint = style();
+  return [
+    `launch     ${paint.red(`failed: ${KIND[f.kind]}`)} in ${f.group} at ${f.at}; every group is at zero, no fallback`,
+    `  aws      ${f.message}`,
+    `  fix      ${f.fix}`,
+  ].join("\n") + "\n";
+}
+
+export function formatStatus(s: JobStatus, storeUrl: string, now = Date.now(), launchFailure?: LaunchFailure): string {
   const paint = style();
   const colour = s.state === "SUCCEEDED" ? paint.green : s.state === "FAILED" ? paint.red : s.state === "INTERRUPTED" ? paint.yellow : paint.bold;
   const ago = (iso: string) => {
@@ -45,6 +72,7 @@ export function formatStatus(s: JobStatus, storeUrl: string, now = Date.now()): 
     ...(s.finished_at ? [`finished   ${s.finished_at}`] : []),
     ...(s.stop_reason ? [`stopped    ${s.stop_reason}`] : []),
     ...(s.last_error ? [`last error ${s.last_error}`] : []),
+    ...(launchFailure ? [formatLaunchFailure(launchFailure).trimEnd()] : []),
     `store      ${storeUrl}`,
   ];
   return `${lines.join("\n")}\n`;

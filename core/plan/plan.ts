@@ -7,6 +7,7 @@ import { evaluateGuards, guardDiagnostics, type GuardReport } from "../guards/co
 import { selectOffers, type Selection } from "../offers/select";
 import type { Diagnostic } from "../spec/diagnostics";
 import { loadSpecFile, unsupportedProvider, type LoadedSpec } from "../spec/load";
+import { referenceText, unqualifiedParameters } from "../spec/secrets";
 
 export interface PlanOptions {
   /** A catalog override file; default: $SPOTJOB_CATALOG. */
@@ -48,9 +49,32 @@ export function planSpec(loaded: LoadedSpec, options: PlanOptions = {}): Plan {
   const selection = selectOffers(loaded, catalog);
   if (!selection.ok) return { outcome: "invalid", loaded, errors: selection.errors, warnings: loaded.warnings };
   const warnings = [...loaded.warnings, ...selection.warnings];
+  if (!selection.local) warnings.push(...unpinnedParameterWarnings(loaded, selection.chosen.region));
   const guards = evaluateGuards(loaded.spec, selection);
   if (guards.violated.length > 0) {
     return { outcome: "guard_violated", loaded, selection, guards, warnings, errors: guardDiagnostics(loaded, guards) };
   }
   return { outcome: "ok", loaded, selection, guards, warnings };
 }
+
+/**
+ * `ssm:<name>` is read in the job's region; with no fixed region that is
+ * whichever is cheapest at launch, and a parameter stored in another one is
+ * ParameterNotFound at boot, after the instance has been paid for.
+ */
+export function unpinnedParameterWarnings(loaded: Pick<LoadedSpec, "spec" | "diagnose">, chosenRegion: string): Diagnostic[] {
+  const { spec } = loaded;
+  const fixed = spec.region !== "" || spec.regions?.length === 1;
+  if (fixed) return [];
+  const where = spec.regions ? `\`regions: [${spec.regions.join(", ")}]\` lets the job run in any of them` : "`region: \"\"` lets the job run in whichever region is cheapest";
+  return unqualifiedParameters(spec).map((r) =>
+    loaded.diagnose(
+      ["secrets", r.env],
+      "secret_region_unfixed",
+      `\`${referenceText(r)}\` is read in the job's region, and ${where} (now ${chosenRegion}): a parameter stored in another region is ParameterNotFound at boot, after the instance has started`,
+      `name the parameter's region, \`${r.env}: ssm:<region>:${r.ref}\` (e.g. \`ssm:${chosenRegion}:${r.ref}\`), or pin the job's with \`region: <the parameter's region>\``,
+      "warning",
+    ),
+  );
+}
+

@@ -6,7 +6,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { SECRET_REFERENCE_PATTERN } from "./secrets";
+import { KMS_KEY_ARN_PATTERN, SECRET_REFERENCE_PATTERN } from "./secrets";
 
 /** Providers spotjob can launch on. */
 export const SUPPORTED_PROVIDERS = ["aws", "gcp", "local"] as const;
@@ -236,6 +236,11 @@ export const JobSpecSchema = z
         example: 'secrets: {HF_TOKEN: "ssm:/team/hf-token"}',
       },
     ),
+    secrets_kms_keys: doc(z.array(text.min(1).meta({ pattern: KMS_KEY_ARN_PATTERN })).min(1).max(64).optional(), {
+      description:
+        "spotjob: ARNs of the customer-managed KMS keys that encrypt the `secrets` (SecureString parameters, Secrets Manager secrets). The instance role may use each for kms:Decrypt through SSM and Secrets Manager only (kms:ViaService). Not needed for the AWS-managed keys (aws/ssm, aws/secretsmanager).",
+      example: 'secrets_kms_keys: ["arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"]',
+    }),
   })
   .meta({
     title: "spotjob job spec",

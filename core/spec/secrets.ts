@@ -1,8 +1,10 @@
 /**
  * `secrets:` by reference. A spec names where a secret lives, never its
  * value: `MY_TOKEN: ssm:/team/hf-token` (SSM Parameter Store, SecureString
- * decrypted) or a Secrets Manager ARN. The instance reads them at start; the
- * infra grants its role read access to exactly these (secretReferences).
+ * decrypted, in the job's region), `ssm:eu-west-1:/team/hf-token` or a
+ * parameter ARN (in the region named), or a Secrets Manager ARN (in its
+ * region). The instance reads them at start; the infra grants its role read
+ * access to exactly these (secretReferences), in their regions.
  *
  * Each reference scheme is one entry of SCHEMES: a new store (GCP Secret
  * Manager, say) is a new entry, with the provider it can be read on.
@@ -17,14 +19,20 @@ export interface SecretReference {
   env: string;
   kind: SecretKind;
   /**
-   * What the service's API takes and what the role's grant names: the SSM
-   * parameter name (`/team/hf-token`, without `ssm:`) or the Secrets Manager ARN.
+   * What the service's API takes: the SSM parameter name (`/team/hf-token`,
+   * without `ssm:` or a region), or the ARN the reference gives (a parameter's
+   * or a Secrets Manager secret's).
    */
   ref: string;
+  /**
+   * The region the reference names (`ssm:<region>:<name>`, or an ARN's);
+   * absent for `ssm:<name>`, which is read in the job's region.
+   */
+  region?: string;
 }
 
 export type ParsedReference =
-  | { ok: true; kind: SecretKind; ref: string; provider: "aws" }
+  | { ok: true; kind: SecretKind; ref: string; region?: string; provider: "aws" }
   | { ok: false; code: string; message: string; hint?: string };
 
 interface Scheme {
@@ -35,18 +43,41 @@ interface Scheme {
   pattern: RegExp;
   /** The name the API takes, from a reference that matches `pattern`. */
   ref(text: string): string;
+  /** The region a reference that matches `pattern` names, if it names one. */
+  region(text: string): string | undefined;
   /** Written like this: for messages. */
   example: string;
   /** What is wrong with a reference of this scheme that does not match `pattern`. */
   diagnose(text: string): { message: string; hint: string };
 }
 
-/** Parameter names: `/a/b/c` (a hierarchy) or one plain name; letters, digits, `_.-`. */
-const SSM_PATTERN = /^ssm:(?:(?:\/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+)$/;
 const AWS_PARTITION = "aws|aws-us-gov|aws-cn";
 const AWS_REGION = "[a-z]{2}(?:-[a-z]+)+-\\d{1,2}";
+/**
+ * Parameter names: `/a/b/c` (a hierarchy) or one plain name; letters, digits,
+ * `_.-` (never `:`, so `ssm:<region>:<name>` reads one way only).
+ */
+const SSM_NAME = "(?:(?:\\/[A-Za-z0-9_.-]+)+|[A-Za-z0-9_.-]+)";
+const SSM_PATTERN = new RegExp(`^ssm:(?:${AWS_REGION}:)?${SSM_NAME}$`);
+/** A parameter's ARN: the name without its leading `/` after `parameter/`. */
+const SSM_ARN_PATTERN = new RegExp(`^arn:(?:${AWS_PARTITION}):ssm:${AWS_REGION}:\\d{12}:parameter\\/[A-Za-z0-9_.-]+(?:\\/[A-Za-z0-9_.-]+)*$`);
+const SSM_ARN_FORMAT = "arn:aws:ssm:<region>:<account>:parameter/<name>";
 const SECRETS_MANAGER_PATTERN = new RegExp(`^arn:(?:${AWS_PARTITION}):secretsmanager:${AWS_REGION}:\\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$`);
 const SM_FORMAT = "arn:aws:secretsmanager:<region>:<account>:secret:<name>";
+
+/** A KMS key's ARN (not an alias's: IAM grants kms:Decrypt on the key). Also published in the JSON Schema. */
+export const KMS_KEY_ARN_PATTERN = `^arn:(?:${AWS_PARTITION}):kms:${AWS_REGION}:\\d{12}:key\\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`;
+const KMS_KEY_FORMAT = "arn:aws:kms:<region>:<account>:key/<key id>";
+
+/** `ssm:eu-west-1:/team/x` → eu-west-1; `ssm:/team/x` → undefined. */
+function ssmRegion(text: string): string | undefined {
+  const rest = text.slice("ssm:".length);
+  const colon = rest.indexOf(":");
+  return colon === -1 ? undefined : rest.slice(0, colon);
+}
+
+/** An ARN's region (`arn:<partition>:<service>:<region>:…`). */
+const arnRegion = (arn: string) => arn.split(":")[3];
 
 /** Secret references longer than this are mistakes (SSM names: 1011, ARNs: well under). */
 export const MAX_REFERENCE_LENGTH = 2048;
@@ -56,13 +87,26 @@ const SCHEMES: readonly Scheme[] = [
     kind: "ssm",
     provider: "aws",
     pattern: SSM_PATTERN,
-    ref: (text) => text.slice("ssm:".length),
+    ref: (text) => {
+      const region = ssmRegion(text);
+      return text.slice("ssm:".length + (region === undefined ? 0 : region.length + 1));
+    },
+    region: ssmRegion,
     example: "ssm:/team/hf-token",
     diagnose: (text) => {
-      const name = text.slice("ssm:".length);
-      if (name.startsWith("//")) return { message: "an SSM reference has one slash after `ssm:`", hint: `write \`ssm:/${name.replace(/^\/+/, "")}\`` };
+      if (/^ssm:arn:/.test(text)) return { message: "a parameter ARN is written without `ssm:`", hint: `write \`${text.slice("ssm:".length)}\`` };
+      const region = ssmRegion(text);
+      if (region !== undefined && !new RegExp(`^${AWS_REGION}$`).test(region)) {
+        return {
+          message: `\`${region}\` is not an AWS region: a reference in another region is written \`ssm:<region>:<name>\``,
+          hint: "write e.g. `ssm:eu-west-1:/team/hf-token`, or `ssm:/team/hf-token` for the job's own region",
+        };
+      }
+      const name = text.slice("ssm:".length + (region === undefined ? 0 : region.length + 1));
+      const prefix = region === undefined ? "ssm:" : `ssm:${region}:`;
+      if (name.startsWith("//")) return { message: "an SSM reference has one slash after `ssm:`", hint: `write \`${prefix}/${name.replace(/^\/+/, "")}\`` };
       if (name === "") return { message: "the SSM reference names no parameter", hint: "write the parameter's name after `ssm:`, e.g. `ssm:/team/hf-token`" };
-      if (!name.startsWith("/") && name.includes("/")) return { message: "a hierarchical SSM parameter name starts with `/`", hint: `write \`ssm:/${name}\`` };
+      if (!name.startsWith("/") && name.includes("/")) return { message: "a hierarchical SSM parameter name starts with `/`", hint: `write \`${prefix}/${name}\`` };
       return {
         message: "an SSM parameter name has letters, digits, `_`, `.`, `-` and `/` between its parts (no empty part, no trailing `/`)",
         hint: "write it as it appears in `aws ssm describe-parameters`, e.g. `ssm:/team/hf-token`",
@@ -70,10 +114,23 @@ const SCHEMES: readonly Scheme[] = [
     },
   },
   {
+    kind: "ssm",
+    provider: "aws",
+    pattern: SSM_ARN_PATTERN,
+    ref: (text) => text,
+    region: arnRegion,
+    example: "arn:aws:ssm:eu-west-1:123456789012:parameter/team/hf-token",
+    diagnose: () => ({
+      message: `an SSM parameter ARN has the form ${SSM_ARN_FORMAT}`,
+      hint: "copy the parameter's ARN from `aws ssm get-parameter --name <name>`, or write `ssm:<region>:<name>`",
+    }),
+  },
+  {
     kind: "secretsmanager",
     provider: "aws",
     pattern: SECRETS_MANAGER_PATTERN,
     ref: (text) => text,
+    region: arnRegion,
     example: "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf-token-AbCdEf",
     diagnose: () => ({
       message: `a Secrets Manager ARN has the form ${SM_FORMAT}`,
@@ -85,7 +142,8 @@ const SCHEMES: readonly Scheme[] = [
 /** The scheme a reference claims to be, by its prefix (it may still be malformed). */
 function schemeOf(text: string): Scheme | undefined {
   if (text.startsWith("ssm:")) return SCHEMES[0];
-  if (/^arn:[a-z-]+:secretsmanager:/.test(text)) return SCHEMES[1];
+  if (/^arn:[a-z-]+:ssm:/.test(text)) return SCHEMES[1];
+  if (/^arn:[a-z-]+:secretsmanager:/.test(text)) return SCHEMES[2];
   return undefined;
 }
 
@@ -93,7 +151,7 @@ function schemeOf(text: string): Scheme | undefined {
 export const SECRET_REFERENCE_PATTERN = SCHEMES.map((s) => `(?:${s.pattern.source})`).join("|");
 
 /** The schemes, for messages: "ssm:/team/hf-token or arn:aws:secretsmanager:...". */
-const KNOWN_FORMS = `\`ssm:/path/to/parameter\` or a Secrets Manager ARN (\`${SM_FORMAT}\`)`;
+const KNOWN_FORMS = `\`ssm:/path/to/parameter\` (\`ssm:<region>:/path/to/parameter\` in another region), a parameter ARN or a Secrets Manager ARN (\`${SM_FORMAT}\`)`;
 
 /**
  * Parses one reference. Messages never repeat the text unless it is a
@@ -103,15 +161,14 @@ export function parseSecretReference(text: string, env = "HF_TOKEN"): ParsedRefe
   const scheme = schemeOf(text);
   if (scheme) {
     if (text.length > MAX_REFERENCE_LENGTH) return { ok: false, code: "too_big", message: `the reference is longer than ${MAX_REFERENCE_LENGTH} characters`, hint: `write ${KNOWN_FORMS}` };
-    if (scheme.pattern.test(text)) return { ok: true, kind: scheme.kind, ref: scheme.ref(text), provider: scheme.provider };
+    if (scheme.pattern.test(text)) {
+      const region = scheme.region(text);
+      return { ok: true, kind: scheme.kind, ref: scheme.ref(text), ...(region === undefined ? {} : { region }), provider: scheme.provider };
+    }
     return { ok: false, code: "invalid_reference", ...scheme.diagnose(text) };
   }
-  const ssmArn = /^arn:(?:aws|aws-us-gov|aws-cn):ssm:[^:]*:[^:]*:parameter(\/.*)$/.exec(text);
-  if (ssmArn) {
-    return { ok: false, code: "invalid_reference", message: "SSM parameters are referenced by name, not by ARN", hint: `write \`ssm:${ssmArn[1]}\`` };
-  }
   if (text.startsWith("arn:")) {
-    return { ok: false, code: "unknown_scheme", message: `only Secrets Manager ARNs can be referenced (${SM_FORMAT})`, hint: `write ${KNOWN_FORMS}` };
+    return { ok: false, code: "unknown_scheme", message: `only SSM parameter ARNs (${SSM_ARN_FORMAT}) and Secrets Manager ARNs (${SM_FORMAT}) can be referenced`, hint: `write ${KNOWN_FORMS}` };
   }
   // `vault:secret/x`, `https://...`: a scheme we do not read. Name it only when it
   // is short and plain, so a value that happens to hold a colon is not echoed.
@@ -145,9 +202,25 @@ export function secretReferences(spec: Pick<JobSpec, "secrets">): SecretReferenc
   const out: SecretReference[] = [];
   for (const [env, text] of Object.entries(spec.secrets ?? {})) {
     const parsed = parseSecretReference(text);
-    if (parsed.ok) out.push({ env, kind: parsed.kind, ref: parsed.ref });
+    if (parsed.ok) out.push({ env, kind: parsed.kind, ref: parsed.ref, ...(parsed.region === undefined ? {} : { region: parsed.region }) });
   }
   return out;
+}
+
+/** A reference as the spec writes it (`ssm:/x`, `ssm:eu-west-1:/x`, an ARN): for messages and the role's grants. */
+export function referenceText(r: Pick<SecretReference, "kind" | "ref" | "region">): string {
+  if (r.ref.startsWith("arn:")) return r.ref;
+  return r.region === undefined ? `ssm:${r.ref}` : `ssm:${r.region}:${r.ref}`;
+}
+
+/** What the instance role must be allowed: each reference as written (in its region) and each declared KMS key. */
+export function secretGrants(spec: Pick<JobSpec, "secrets"> & Partial<Pick<JobSpec, "secrets_kms_keys">>): string[] {
+  return [...secretReferences(spec).map(referenceText), ...secretKmsKeys(spec)];
+}
+
+/** The job's `ssm:` references read in the job's own region (no region named): what a job with no fixed region should not have. */
+export function unqualifiedParameters(spec: Pick<JobSpec, "secrets">): SecretReference[] {
+  return secretReferences(spec).filter((r) => r.kind === "ssm" && r.region === undefined);
 }
 
 export interface SecretProblem {
@@ -159,10 +232,39 @@ export interface SecretProblem {
   atKey?: boolean;
 }
 
-/** Cross-field checks of `secrets` (the schema checked the names and that values are text). */
-export function secretProblems(spec: Pick<JobSpec, "secrets" | "envs" | "provider">, runtimeEnvNames: readonly string[]): SecretProblem[] {
+/** What is wrong with each of `secrets_kms_keys` (the schema checked they are text). */
+function kmsKeyProblems(spec: Pick<JobSpec, "secrets_kms_keys" | "provider">): SecretProblem[] {
+  const keys = spec.secrets_kms_keys ?? [];
+  if (keys.length === 0) return [];
+  if (spec.provider !== "aws") {
+    return [{ path: ["secrets_kms_keys"], code: "secret_wrong_provider", message: `KMS keys decrypt secrets on AWS, and this job runs on ${spec.provider}`, hint: "remove `secrets_kms_keys`", atKey: true }];
+  }
+  const pattern = new RegExp(KMS_KEY_ARN_PATTERN);
+  const problems: SecretProblem[] = [];
+  keys.forEach((key, i) => {
+    if (pattern.test(key)) return;
+    const alias = /^(?:arn:[a-z-]+:kms:[^:]*:[^:]*:)?alias\//.test(key);
+    problems.push({
+      path: ["secrets_kms_keys", i],
+      code: "invalid_kms_key",
+      message: alias ? "an alias cannot be granted kms:Decrypt: name the key itself" : `a KMS key is named by its ARN, ${KMS_KEY_FORMAT}`,
+      hint: alias ? "write the key's ARN: `aws kms describe-key --key-id alias/<name> --query KeyMetadata.Arn`" : "copy the ARN of the key that encrypts the parameter or secret (`aws kms describe-key --key-id <id>`)",
+    });
+  });
+  return problems;
+}
+
+/** The customer-managed KMS keys the spec declares (`secrets_kms_keys`), valid ones only: the role may decrypt with them through SSM and Secrets Manager. */
+export function secretKmsKeys(spec: Pick<JobSpec, "secrets_kms_keys">): string[] {
+  const pattern = new RegExp(KMS_KEY_ARN_PATTERN);
+  return [...new Set((spec.secrets_kms_keys ?? []).filter((k) => pattern.test(k)))];
+}
+
+/** Cross-field checks of `secrets` and `secrets_kms_keys` (the schema checked the names and that values are text). */
+export function secretProblems(spec: Pick<JobSpec, "secrets" | "envs" | "provider"> & Partial<Pick<JobSpec, "secrets_kms_keys">>, runtimeEnvNames: readonly string[]): SecretProblem[] {
+  const kms = kmsKeyProblems(spec);
   const entries = Object.entries(spec.secrets ?? {});
-  if (entries.length === 0) return [];
+  if (entries.length === 0) return kms;
   if (spec.provider === "local") {
     const names = entries.map(([env]) => env);
     return [
@@ -175,7 +277,7 @@ export function secretProblems(spec: Pick<JobSpec, "secrets" | "envs" | "provide
       },
     ];
   }
-  const problems: SecretProblem[] = [];
+  const problems: SecretProblem[] = [...kms];
   for (const [env, text] of entries) {
     if (env in spec.envs) {
       problems.push({ path: ["secrets", env], code: "conflict", message: `\`${env}\` is set in both \`envs\` and \`secrets\``, hint: `remove \`${env}\` from \`envs\`: the secret's value is what the job sees`, atKey: true });

@@ -20,6 +20,54 @@ export interface JobBucketArgs {
 }
 
 /**
+ * A failed lookup that means "not in this region": S3 answers a request for a
+ * bucket in another region with a redirect (301 PermanentRedirect) or a
+ * signing-region error (400 AuthorizationHeaderMalformed), never 404.
+ */
+const ELSEWHERE = /\b301\b|Moved ?Permanently|PermanentRedirect|BucketRegionError|AuthorizationHeaderMalformed|IllegalLocationConstraint|incorrect region/i;
+
+/** AWS's commercial regions: where a reused bucket is looked for after the regions the job could run in. */
+export const AWS_REGIONS = [
+  "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "mx-central-1", "sa-east-1",
+  "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2",
+  "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-7",
+  "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-east-1", "me-south-1", "me-central-1", "il-central-1", "af-south-1",
+] as const;
+
+/**
+ * The region a reused bucket is in, looked up now (at preview) from each of
+ * `regions` in turn until one can read it: the bucket's reader must be in its
+ * region, so the regions the job could run in come first. A bucket that does
+ * not exist or cannot be read fails at once, with the provider's words.
+ */
+export async function findBucketRegion(bucket: string, regions: readonly string[], provider: aws.Provider): Promise<string> {
+  const tried: string[] = [];
+  let first: unknown;
+  for (const region of [...new Set(regions)]) {
+    try {
+      const found = await aws.s3.getBucket({ bucket, region }, { provider });
+      return found.bucketRegion || region;
+    } catch (e) {
+      tried.push(region);
+      const elsewhere = ELSEWHERE.test(e instanceof Error ? e.message : String(e));
+      // The first answer decides whether the bucket can be read at all; a later region may just not be enabled.
+      if (first === undefined && !elsewhere) {
+        first = e;
+        break;
+      }
+      first ??= e;
+    }
+  }
+  const words = (first instanceof Error ? first.message : String(first)).replace(/\s+/g, " ").trim().slice(0, 400);
+  const elsewhere = ELSEWHERE.test(words);
+  throw new pulumi.RunError(
+    elsewhere
+      ? `spotjob:bucket ${bucket} is in none of the ${tried.length === 1 ? "region" : `${tried.length} regions`} tried (${tried.length > 4 ? `${tried.slice(0, 4).join(", ")}, …` : tried.join(", ")}: ${words}); a reused bucket must be in the job's region: \`aws s3api get-bucket-location --bucket ${bucket}\` says where it is`
+      : `spotjob:bucket ${bucket} cannot be read (from ${tried.join(", ")}): ${words}. Check the name (\`aws s3 ls s3://${bucket}\`) and the stack's credentials, or \`pulumi config rm spotjob:bucket\` for a new bucket`,
+  );
+}
+
+/**
  * The job's durable store: versioned, encrypted, private, TLS-only, with old
  * versions expiring. Kept by `pulumi destroy` unless the stack opts in to
  * deleting it; destroy says where the results are and how to resume.

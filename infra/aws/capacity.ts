@@ -4,6 +4,42 @@ import * as pulumi from "@pulumi/pulumi";
 /** The Deep Learning Base AMI (NVIDIA driver, Docker, NVIDIA container toolkit), resolved by EC2 at launch. */
 export const DEFAULT_IMAGE = "resolve:ssm:/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id";
 
+/** What the launch template needs to know about its image: where the root volume goes and how small it may be. */
+export interface ImageRoot {
+  imageId: string;
+  /** The AMI's root device name (`/dev/sda1` on Ubuntu images, `/dev/xvda` on Amazon Linux and many custom ones). */
+  rootDeviceName: string;
+  /** Size of the root device's snapshot, GB: a root volume smaller than this fails every launch. */
+  snapshotGb?: number;
+}
+
+/** The root device of an AMI as `aws.ec2.getAmi` describes it (its `ebs` map's keys are the provider's snake_case). */
+export function imageRoot(image: { id: string; rootDeviceName: string; blockDeviceMappings?: { deviceName: string; ebs?: Record<string, string> }[] }): ImageRoot {
+  const root = image.blockDeviceMappings?.find((m) => m.deviceName === image.rootDeviceName);
+  const size = Number(root?.ebs?.volume_size ?? root?.ebs?.volumeSize);
+  return { imageId: image.id, rootDeviceName: image.rootDeviceName, snapshotGb: Number.isFinite(size) && size > 0 ? size : undefined };
+}
+
+/** The root volume the template asks for: the spec's `disk_size`, raised to the image's snapshot size when that is larger. */
+export function rootVolume(diskSizeGb: number, root: ImageRoot): { deviceName: string; sizeGb: number; raisedFrom?: number } {
+  const sizeGb = Math.max(diskSizeGb, root.snapshotGb ?? 0);
+  return { deviceName: root.rootDeviceName, sizeGb, ...(sizeGb > diskSizeGb ? { raisedFrom: diskSizeGb } : {}) };
+}
+
+/**
+ * Resolves the image at preview, as EC2 would at launch: a `resolve:ssm:` parameter to its AMI id, the id to the
+ * image (its root device and snapshot). An image that does not exist fails the preview instead of every launch.
+ */
+export function resolveImage(image: string, opts: pulumi.InvokeOutputOptions): pulumi.Output<ImageRoot> {
+  // `insecureValue`: an AMI id is no secret, and `value` would mark the root volume secret in the preview.
+  const id = image.startsWith("resolve:ssm:") ? aws.ssm.getParameterOutput({ name: image.slice("resolve:ssm:".length), withDecryption: false }, opts).insecureValue : pulumi.output(image);
+  return id.apply((imageId) =>
+    aws.ec2
+      .getAmiOutput({ filters: [{ name: "image-id", values: [imageId] }], includeDeprecated: true }, opts)
+      .apply((ami) => imageRoot({ id: ami.id || imageId, rootDeviceName: ami.rootDeviceName, blockDeviceMappings: ami.blockDeviceMappings })),
+  );
+}
+
 export interface CapacityGroupArgs {
   /** The group's name (known in advance: the instance policy and the user data name it). */
   name: string;
@@ -39,21 +75,33 @@ export class JobCapacity extends pulumi.ComponentResource {
   readonly launchTemplateId: pulumi.Output<string>;
   readonly primaryGroupName: pulumi.Output<string>;
   readonly onDemandGroupName: pulumi.Output<string | undefined>;
+  /** The root volume the template asks for (the image's root device; `disk_size` or the snapshot's size if larger). */
+  readonly rootVolume: pulumi.Output<{ deviceName: string; sizeGb: number; raisedFrom?: number }>;
 
   constructor(name: string, args: JobCapacityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("spotjob:aws:JobCapacity", name, {}, opts);
+    const image = args.imageId ?? DEFAULT_IMAGE;
+    // The image's own root device and snapshot size, read at preview: a mapping on another device adds an empty
+    // volume instead of sizing the root, and a root smaller than the snapshot fails every launch.
+    const root = resolveImage(image, { parent: this }).apply((r) => {
+      const volume = rootVolume(args.diskSizeGb, r);
+      if (volume.raisedFrom !== undefined)
+        pulumi.log.warn(`spotjob: disk_size ${volume.raisedFrom} GB is smaller than the image's root snapshot (${r.imageId}, ${r.snapshotGb} GB): the root volume is ${volume.sizeGb} GB; set disk_size: ${volume.sizeGb} or more to silence this`, this);
+      return volume;
+    });
+    this.rootVolume = root;
     const tagList = (extra: Record<string, string>) => Object.entries({ ...args.tags, ...extra }).map(([key, value]) => ({ key, value, propagateAtLaunch: true }));
     const template = new aws.ec2.LaunchTemplate(
       name,
       {
-        imageId: args.imageId ?? DEFAULT_IMAGE,
+        imageId: image,
         iamInstanceProfile: { arn: args.instanceProfileArn },
         vpcSecurityGroupIds: [args.securityGroupId],
         keyName: args.keyName,
         userData: pulumi.output(args.userData).apply((script) => Buffer.from(script).toString("base64")),
         // IMDSv2 only; hop limit 2 so a container on the instance can still read the spot notice.
         metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 2 },
-        blockDeviceMappings: [{ deviceName: "/dev/sda1", ebs: { volumeSize: args.diskSizeGb, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }],
+        blockDeviceMappings: [root.apply((v) => ({ deviceName: v.deviceName, ebs: { volumeSize: v.sizeGb, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }))],
         // The instance shuts itself down on no account; if it does, it is gone rather than a stopped, billed volume.
         instanceInitiatedShutdownBehavior: "terminate",
         tagSpecifications: ["instance", "volume"].map((resourceType) => ({ resourceType, tags: args.tags })),

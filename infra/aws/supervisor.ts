@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { SupervisorConfig } from "../../runtime/supervisor/lambda";
+import { runtimeStanding, SUPERVISOR_RUNTIME } from "./lambda-runtimes";
 import { assumeRolePolicy, supervisorPolicy, type JobScope, type PolicyDocument } from "./policy";
 
 export interface JobSupervisorArgs {
@@ -39,12 +40,15 @@ export class JobSupervisor extends pulumi.ComponentResource {
       const config: SupervisorConfig = { store: `s3://${bucket}/${prefix}`, ...args.config };
       return { variables: { SPOTJOB_SUPERVISOR: JSON.stringify(config) } };
     });
+    // The runtime's deprecation dates are data (lambda-runtimes.json): say so at preview well before AWS blocks updates.
+    const standing = runtimeStanding(SUPERVISOR_RUNTIME, new Date().toISOString().slice(0, 10), 90);
+    if (standing.state !== "supported") pulumi.log.warn(`spotjob: the supervisor's runtime: ${standing.message}; upgrade spotjob`, this);
     const fn = new aws.lambda.Function(
       `${name}-supervisor`,
       {
         name: args.functionName,
         role: role.arn,
-        runtime: "nodejs20.x",
+        runtime: SUPERVISOR_RUNTIME,
         handler: "runtime.handler",
         code: new pulumi.asset.AssetArchive({ "runtime.cjs": new pulumi.asset.FileAsset(args.runtimeBundle) }),
         timeout: 50,

@@ -15,6 +15,23 @@ export interface RecordedResource {
 
 export const FAKE_ACCOUNT = "123456789012";
 
+/** An AMI as the mocks describe it: its root device and the size (GB) of that device's snapshot. */
+export interface MockImage {
+  rootDeviceName: string;
+  snapshotGb: number;
+}
+
+/** The image every `resolve:ssm:` parameter resolves to under the mocks (an obviously fake id). */
+export const MOCK_SSM_IMAGE = "ami-0mockssm00000000";
+
+/** Images `aws.ec2.getAmi` knows under the mocks, by id; tests add their own (`mockImages.set(...)`). */
+export const mockImages = new Map<string, MockImage>([[MOCK_SSM_IMAGE, { rootDeviceName: "/dev/sda1", snapshotGb: 20 }]]);
+
+function imageIdOf(inputs: Record<string, unknown>): string | undefined {
+  const filters = (inputs.filters ?? []) as { name: string; values: string[] }[];
+  return filters.find((f) => f.name === "image-id")?.values[0];
+}
+
 /** What the data sources the program reads answer under the mocks. */
 function answerCall(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
   switch (token) {
@@ -31,7 +48,22 @@ function answerCall(token: string, inputs: Record<string, unknown>): Record<stri
     case "aws:ec2/getSubnets:getSubnets":
       return { ids: ["subnet-default-b", "subnet-default-a"] };
     case "aws:s3/getBucket:getBucket":
-      return { bucket: inputs.bucket, arn: `arn:aws:s3:::${String(inputs.bucket)}` };
+      // A reused bucket is wherever it is looked for (the job's region): tests of other regions answer for themselves.
+      return { bucket: inputs.bucket, arn: `arn:aws:s3:::${String(inputs.bucket)}`, bucketRegion: typeof inputs.region === "string" ? inputs.region : "us-east-1" };
+    case "aws:ssm/getParameter:getParameter":
+      return { id: inputs.name, name: inputs.name, type: "String", value: MOCK_SSM_IMAGE, insecureValue: MOCK_SSM_IMAGE };
+    case "aws:ec2/getAmi:getAmi": {
+      const id = imageIdOf(inputs) ?? MOCK_SSM_IMAGE;
+      // Any other id (a `spotjob:ami` under `spotjob plan --resources`) is a plain image: nothing is known about it offline.
+      const image = mockImages.get(id) ?? { rootDeviceName: "/dev/sda1", snapshotGb: 8 };
+      return {
+        id,
+        imageId: id,
+        rootDeviceName: image.rootDeviceName,
+        rootDeviceType: "ebs",
+        blockDeviceMappings: [{ deviceName: image.rootDeviceName, ebs: { volume_size: String(image.snapshotGb), volume_type: "gp3", snapshot_id: `snap-${id}`, delete_on_termination: "true", encrypted: "false" } }],
+      };
+    }
     case "aws:ec2/getSpotPrice:getSpotPrice":
       // No credentials, no market: the program falls back to the catalog's price.
       throw new Error("no live prices under the recording mocks");

@@ -6,6 +6,7 @@
  * on exactly these groups.
  */
 import { AutoScalingClient, SetDesiredCapacityCommand } from "@aws-sdk/client-auto-scaling";
+import { recordAwsCalls } from "./aws-call-log";
 
 export function ownGroups(): string[] {
   return (process.env.SPOTJOB_AWS_GROUPS ?? "")
@@ -14,7 +15,7 @@ export function ownGroups(): string[] {
     .filter(Boolean);
 }
 
-export async function scaleOwnGroupsToZero(groups: string[], log: (message: string) => void, client = new AutoScalingClient({})): Promise<void> {
+export async function scaleOwnGroupsToZero(groups: string[], log: (message: string) => void, client = recordAwsCalls(new AutoScalingClient({}))): Promise<void> {
   for (const name of groups) {
     try {
       await client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: name, DesiredCapacity: 0, HonorCooldown: false }));

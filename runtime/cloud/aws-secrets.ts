@@ -1,18 +1,24 @@
 /**
  * `secrets:` on AWS: the instance reads each reference at start (SSM
  * GetParameter with decryption, Secrets Manager GetSecretValue) with its own
- * role, which the infra allows exactly these. The values go into the job's
- * environment only: never into the runtime's own process.env, the status,
+ * role, which the infra allows exactly these, each in its own region: an ARN's
+ * region, the one `ssm:<region>:<name>` names, or the job's for `ssm:<name>`.
+ * The values go into the job's environment only: never into the runtime's
+ * own process.env, the status,
  * the journal or a log, and errors name the variable and the reference,
  * never a value. Throttling and transient errors are retried by the SDK.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { JobSpec } from "../../core/spec/schema";
-import { parseSecretReference, secretReferences, type SecretReference } from "../../core/spec/secrets";
+import { parseSecretReference, referenceText, secretReferences, type SecretReference } from "../../core/spec/secrets";
+import { recordAwsCalls } from "./aws-call-log";
 
 export interface AwsSecretClients {
+  /** The SSM client of the job's own region (for `ssm:<name>`). */
   ssm?: SSMClient;
+  /** An SSM client for a region a reference names (`ssm:<region>:<name>`, a parameter ARN). */
+  ssmIn?: (region: string) => SSMClient;
   /** A Secrets Manager client for a region (a secret is read in the region its ARN names). */
   secretsManager?: (region: string) => SecretsManagerClient;
 }
@@ -29,7 +35,7 @@ const REQUEST = { requestHandler: { requestTimeout: 15_000, connectionTimeout: 5
 
 /** How a reference is written in the spec, for messages. */
 export function describeReference(r: SecretReference): string {
-  return r.kind === "ssm" ? `ssm:${r.ref}` : r.ref;
+  return referenceText(r);
 }
 
 /** Reads every secret; resolves to {variable: value}, or throws SecretFetchError naming each one that failed. */
@@ -38,11 +44,22 @@ export async function fetchAwsSecrets(refs: readonly SecretReference[], clients:
   const created: Array<{ destroy(): void }> = [];
   const make = <T extends { destroy(): void }>(client: T): T => (created.push(client), client);
   let ssm = clients.ssm;
+  const parameterClients = new Map<string, SSMClient>();
+  // One client per region: a parameter is only found in its own region's endpoint.
+  const parameters = (region: string | undefined): SSMClient => {
+    if (region === undefined) return (ssm ??= make(recordAwsCalls(new SSMClient(REQUEST))));
+    let client = parameterClients.get(region);
+    if (!client) {
+      client = clients.ssmIn?.(region) ?? make(recordAwsCalls(new SSMClient({ region, ...REQUEST })));
+      parameterClients.set(region, client);
+    }
+    return client;
+  };
   const managers = new Map<string, SecretsManagerClient>();
   const manager = (region: string) => {
     let client = managers.get(region);
     if (!client) {
-      client = clients.secretsManager?.(region) ?? make(new SecretsManagerClient({ region, ...REQUEST }));
+      client = clients.secretsManager?.(region) ?? make(recordAwsCalls(new SecretsManagerClient({ region, ...REQUEST })));
       managers.set(region, client);
     }
     return client;
@@ -53,13 +70,12 @@ export async function fetchAwsSecrets(refs: readonly SecretReference[], clients:
     try {
       let value: string | undefined;
       if (r.kind === "ssm") {
-        ssm ??= make(new SSMClient(REQUEST));
-        const out = await ssm.send(new GetParameterCommand({ Name: r.ref, WithDecryption: true }));
+        const out = await parameters(r.region).send(new GetParameterCommand({ Name: r.ref, WithDecryption: true }));
         value = out.Parameter?.Value;
         if (value === undefined) throw new Error("the parameter has no value");
       } else {
         // arn:<partition>:secretsmanager:<region>:<account>:secret:<name>
-        const out = await manager(r.ref.split(":")[3]).send(new GetSecretValueCommand({ SecretId: r.ref }));
+        const out = await manager(r.region ?? r.ref.split(":")[3]).send(new GetSecretValueCommand({ SecretId: r.ref }));
         value = out.SecretString;
         if (value === undefined) throw new Error(out.SecretBinary ? "the secret is binary (SecretBinary); only a text secret (SecretString) can go into the environment" : "the secret has no value");
       }

@@ -16,11 +16,12 @@
  * the signal (see `capture` and `flush`).
  */
 import { createHash } from "node:crypto";
-import { promises as fs, type Stats } from "node:fs";
+import { constants, promises as fs, type Stats } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { isTempFile, writeFileAtomic } from "../store/local-dir";
+import { isTempFile, syncDir, tempPathFor, writeFileAtomic } from "../store/local-dir";
 import { openForWriting } from "./open-files";
 import { PreconditionFailed, type Store } from "../store/store";
+import { digestFile, inParallel, partSizeFor, sha256File, type FileDigest } from "../store/transfer";
 
 export const MANIFEST_KEY = "snapshot/manifest.json";
 const BLOBS = "snapshot/blobs/";
@@ -39,6 +40,23 @@ const SETTLE_MS = 100;
  * forever, so a log kept open for appending is still mirrored.
  */
 const OPEN_SETTLE_MS = 500;
+/**
+ * The stop copy of a file up to this size is a copy (a reflink where the
+ * filesystem has them); of a larger one, a reflink or else a hard link,
+ * taken in no time while the job is paused. A hard link keeps the old
+ * contents when the writer replaces the file (write a temporary, rename),
+ * which is how large checkpoints are usually saved; a writer that rewrites
+ * the same inode changes the link too, which the flush detects (the link's
+ * stat moved) and reports.
+ */
+const STOP_COPY_LINK_BYTES = 256 * 1024 * 1024;
+/**
+ * Files up to this size are read whole and sent from memory (one read, where
+ * streaming costs a second); larger ones stream from disk. With
+ * UPLOADS_AT_ONCE uploads, the flush holds at most 8 x 16 MiB whatever the
+ * checkpoint's size.
+ */
+const SMALL_FILE_BYTES = 16 * 1024 * 1024;
 /** SPOTJOB_DEBUG_SNAPSHOT=1: every capture and flush decision on stderr (for chasing races). */
 const trace = (message: () => string) => {
   if (process.env.SPOTJOB_DEBUG_SNAPSHOT) process.stderr.write(`[snapshot ${Date.now() % 100000}] ${message()}\n`);
@@ -77,6 +95,17 @@ export class SnapshotCorruptError extends Error {
   }
 }
 
+/** Files of the snapshot directory that could not be read: they are not in the store. */
+export class SnapshotUnreadableError extends Error {
+  constructor(
+    readonly store: string,
+    readonly problems: Map<string, string>,
+  ) {
+    super(`${[...problems].map(([path, why]) => `snapshot file ${path} could not be saved to ${store}: ${why}`).join("; ")}`);
+    this.name = "SnapshotUnreadableError";
+  }
+}
+
 export interface SnapshotMirrorOptions {
   store: Store;
   dir: string;
@@ -86,6 +115,8 @@ export interface SnapshotMirrorOptions {
    * directory is newer than the store and is kept as it is.
    */
   syncedMarker: string;
+  /** Where the stop copy is kept, on the snapshot directory's filesystem (default: beside `syncedMarker`). */
+  stopCopyDir?: string;
   /** How often the directory is scanned for changes. */
   pollMs?: number;
   onWarning?: (message: string) => void;
@@ -97,6 +128,14 @@ interface Seen {
 }
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+/** What a user can do about a file that cannot be read, by its error. */
+const advice = (e: NodeJS.ErrnoException) =>
+  e.code === "EACCES" || e.code === "EPERM"
+    ? "make it readable by the runtime's user, or move it out of $SWEEP_SNAPSHOT_DIR"
+    : e.code === "ENAMETOOLONG"
+      ? "shorten its path"
+      : "check the disk, or move it out of $SWEEP_SNAPSHOT_DIR";
+const unreadable = (e: NodeJS.ErrnoException) => `cannot be read (${e.message}); it is not in the store: ${advice(e)}`;
 const sameStat = (a: Seen | undefined, b: Seen) => a !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs;
 
 export class SnapshotMirror {
@@ -105,8 +144,11 @@ export class SnapshotMirror {
   private uploaded = new Map<string, Seen>();
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> = Promise.resolve();
-  /** Contents of changed files at the quiet moment before a stop signal went to the job (see `capture`). */
-  private captured: Map<string, { body: Buffer; seen: Seen }> | undefined;
+  /** On-disk copies of changed files at the quiet moment before a stop signal went to the job (see `capture`). */
+  private captured: Map<string, { copy: string; seen: Seen; linked: boolean }> | undefined;
+  /** Files that cannot be read or cannot be mirrored, with the reason: reported, never skipped in silence. */
+  private problems = new Map<string, { message: string; fatal: boolean }>();
+  private reported = new Set<string>();
   private stopping = false;
   /** When the stop signal went to the job (wall clock, as file mtimes are). */
   private signalledAt = 0;
@@ -115,10 +157,24 @@ export class SnapshotMirror {
 
   constructor(private readonly o: SnapshotMirrorOptions) {}
 
+  private get stopCopyDir(): string {
+    return this.o.stopCopyDir ?? `${this.o.syncedMarker}.stop-copy`;
+  }
+
+  /** Records a file that could not be mirrored; each distinct problem is reported once. */
+  private problem(path: string, message: string, fatal: boolean): void {
+    this.problems.set(path, { message, fatal });
+    const said = `${path}\0${message}`;
+    if (this.reported.has(said)) return;
+    this.reported.add(said);
+    this.o.onWarning?.(`snapshot file ${path}: ${message}`);
+  }
+
   /** Brings the directory to the store's last committed state; returns how many files came back. */
   async restore(): Promise<number> {
     const { store, dir } = this.o;
     await fs.mkdir(dir, { recursive: true });
+    await fs.rm(this.stopCopyDir, { recursive: true, force: true }); // a crashed run's
     const object = await store.get(MANIFEST_KEY);
     if (!object) return 0;
     let manifest: SnapshotManifest;
@@ -134,20 +190,27 @@ export class SnapshotMirror {
       return 0;
     }
     // Fetch and check everything before writing anything: a bad copy must not replace a good one.
-    const fetched: [string, Buffer][] = [];
-    for (const [path, entry] of Object.entries(manifest.files)) {
-      const local = join(dir, path);
-      const existing = await fs.readFile(local).catch(() => undefined);
-      if (existing && sha256(existing) === entry.sha256) continue;
-      const blob = await store.get(`${BLOBS}${entry.sha256}`);
-      if (!blob) throw new SnapshotCorruptError(store.url, path, `blob ${entry.sha256} is missing`);
-      const actual = sha256(blob.body);
-      if (actual !== entry.sha256) throw new SnapshotCorruptError(store.url, path, `sha256 ${actual}, manifest says ${entry.sha256}`);
-      fetched.push([local, blob.body]);
-    }
-    for (const [local, body] of fetched) {
-      await fs.mkdir(dirname(local), { recursive: true });
-      await writeFileAtomic(local, body);
+    // Each blob streams to a temporary file beside its place, hashed from disk; only when all pass are they renamed in.
+    const fetched: [string, string][] = [];
+    try {
+      for (const [path, entry] of Object.entries(manifest.files)) {
+        const local = join(dir, path);
+        const existing = await fs.stat(local).catch(() => undefined);
+        if (existing?.isFile() && existing.size === entry.size && (await sha256File(local).catch(() => undefined)) === entry.sha256) continue;
+        await fs.mkdir(dirname(local), { recursive: true });
+        const temp = tempPathFor(local);
+        fetched.push([local, temp]);
+        if (!(await store.getToFile(`${BLOBS}${entry.sha256}`, temp))) throw new SnapshotCorruptError(store.url, path, `blob ${entry.sha256} is missing`);
+        const actual = await sha256File(temp);
+        if (actual !== entry.sha256) throw new SnapshotCorruptError(store.url, path, `sha256 ${actual}, manifest says ${entry.sha256}`);
+      }
+      for (const [local, temp] of fetched) {
+        await fs.rename(temp, local);
+        await syncDir(dirname(local));
+      }
+    } catch (e) {
+      await Promise.all(fetched.map(([, temp]) => fs.rm(temp, { force: true })));
+      throw e;
     }
     this.manifest = manifest;
     await writeFileAtomic(this.o.syncedMarker, sha256(object.body));
@@ -186,7 +249,11 @@ export class SnapshotMirror {
   async capture(maxWaitMs = 1000, freezer?: { pause(): void; resume(): void }): Promise<void> {
     this.stopping = true;
     const deadline = Date.now() + maxWaitMs;
-    const captured = new Map<string, { body: Buffer; seen: Seen }>();
+    const captured = new Map<string, { copy: string; seen: Seen; linked: boolean }>();
+    const copyDir = this.stopCopyDir;
+    await fs.rm(copyDir, { recursive: true, force: true });
+    await fs.mkdir(copyDir, { recursive: true });
+    let copies = 0;
     try {
       for (;;) {
         const last = Date.now() >= deadline;
@@ -198,8 +265,16 @@ export class SnapshotMirror {
           const complete = settledOnly(this.o.dir, changed, freezer ? "paused" : "running");
           for (const [path, st] of complete) {
             const seen = { size: st.size, mtimeMs: st.mtimeMs };
-            const body = await readUnchanged(join(this.o.dir, path), seen);
-            if (body) captured.set(path, { body, seen });
+            const kept = await keepCopy(join(this.o.dir, path), join(copyDir, String(++copies)), seen).catch((e: NodeJS.ErrnoException) => {
+              // Unreadable: said now, as the flush may never read it (a file changed at the signal is not trusted).
+              if (e.code !== "ENOENT") this.problem(path, unreadable(e), true);
+              return undefined;
+            });
+            if (kept) {
+              const before = captured.get(path);
+              if (before) await fs.rm(before.copy, { force: true });
+              captured.set(path, { ...kept, seen });
+            }
           }
           pending = changed.length - complete.length;
           trace(() => `capture: ${changed.map(([p, st]) => `${p}:${st.size}@${st.mtimeMs % 100000}`).join(" ")} complete ${complete.length} pending ${pending}`);
@@ -231,13 +306,22 @@ export class SnapshotMirror {
   async flush(): Promise<void> {
     clearInterval(this.timer);
     await this.scanning.catch(() => undefined);
-    await this.scan(true);
+    try {
+      await this.scan(true);
+    } finally {
+      this.captured = undefined;
+      await fs.rm(this.stopCopyDir, { recursive: true, force: true }).catch(() => undefined);
+    }
   }
 
   /** One pass: upload files that changed (and, unless `final`, held still since the last pass), then commit. */
   private async scan(final: boolean): Promise<void> {
     const { store, dir } = this.o;
-    const current = await listFiles(dir);
+    const odd = new Map<string, { message: string; fatal: boolean }>();
+    const current = await listFiles(dir, odd);
+    // Problems are those of this pass: a file fixed or gone since is no longer one.
+    for (const path of [...this.problems.keys()]) if (!current.has(path)) this.problems.delete(path);
+    for (const [path, p] of odd) this.problem(path, p.message, p.fatal);
     const files = { ...this.manifest.files };
     let changed = false;
     const changedFiles: [string, Seen][] = [];
@@ -248,33 +332,63 @@ export class SnapshotMirror {
     // A few uploads at once: a flush after a notice has seconds, not minutes.
     let suspect = false;
     await inParallel(candidates, UPLOADS_AT_ONCE, async ([path, latest]) => {
+      const file = join(dir, path);
       let seen = latest;
-      let body: Buffer | undefined;
       const captured = final ? this.captured : undefined;
-      const kept = captured?.get(path);
+      let kept = captured?.get(path);
+      if (kept?.linked) {
+        // A hard-linked stop copy is only as good as its inode: a writer that rewrote the file in place changed it too.
+        const now = await fs.stat(kept.copy).catch(() => undefined);
+        if (!now || !sameStat(kept.seen, now)) {
+          this.o.onWarning?.(`snapshot file ${path}: rewritten in place after the stop began, so its stop copy (a hard link, the file being over ${STOP_COPY_LINK_BYTES >> 20} MiB) changed with it; it is sent only if it was written after the signal`);
+          kept = undefined;
+        }
+      }
       // Trusted as on disk: no stop happened, the capture saw this very state, or a live process wrote it well after the signal.
       const tornSuspect = captured !== undefined && !(kept && sameStat(kept.seen, latest)) && latest.mtimeMs <= this.signalledAt + SIGNAL_WINDOW_MS;
-      if (final) trace(() => `flush: ${path}:${latest.size}@${latest.mtimeMs % 100000} kept ${kept ? `${kept.seen.size}@${kept.seen.mtimeMs % 100000}` : "-"} captured ${captured ? "yes" : "no"} signalled@${this.signalledAt % 100000} torn-suspect ${tornSuspect}`);
+      if (final) trace(() => `flush: ${path}:${latest.size}@${latest.mtimeMs % 100000} kept ${kept ? `${kept.seen.size}@${kept.seen.mtimeMs % 100000}${kept.linked ? " (link)" : ""}` : "-"} captured ${captured ? "yes" : "no"} signalled@${this.signalledAt % 100000} torn-suspect ${tornSuspect}`);
       if (tornSuspect) {
         if (!kept) {
           suspect = true; // changed only after the stop began, by a process then killed
           return;
         }
-        // Changed after the capture by a dying process: the captured copy is the last complete one.
-        await writeFileAtomic(join(dir, path), kept.body);
-        const st = await fs.stat(join(dir, path));
+        // Changed after the capture by a dying process: the stop copy is the last complete one; it goes back in place.
+        await putBack(kept.copy, file);
+        captured!.delete(path);
+        const st = await fs.stat(file);
         seen = { size: st.size, mtimeMs: st.mtimeMs };
-        body = kept.body;
-      } else {
-        body = await readUnchanged(join(dir, path), seen);
-        if (!body) return; // deleted or written while read: next pass
       }
-      const hash = sha256(body);
-      if (files[path]?.sha256 !== hash) {
-        await store.put(`${BLOBS}${hash}`, body, { ifAbsent: true, sha256: hash }).catch((e) => {
-          if (!(e instanceof PreconditionFailed)) throw e; // the same content is already there
-        });
-        files[path] = { sha256: hash, size: body.length };
+      let read: { digest: FileDigest; body?: Buffer } | undefined;
+      try {
+        read = await readUnchanged(file, seen);
+      } catch (e) {
+        this.problem(path, unreadable(e as NodeJS.ErrnoException), true);
+        return;
+      }
+      if (!read) return; // deleted or written while read: next pass
+      this.problems.delete(path);
+      const { digest, body } = read;
+      if (files[path]?.sha256 !== digest.sha256) {
+        const key = `${BLOBS}${digest.sha256}`;
+        let created = false;
+        try {
+          await (body ? store.put(key, body, { ifAbsent: true, sha256: digest.sha256 }) : store.putFile(key, file, digest, { ifAbsent: true }));
+          created = true;
+        } catch (e) {
+          if (!(e instanceof PreconditionFailed)) {
+            // Deleted or rewritten while it was sent (its stream failed): the next pass sends it again.
+            if (!sameStat(seen, (await fs.stat(file).catch(() => undefined)) ?? { size: -1, mtimeMs: -1 })) return;
+            throw e;
+          }
+          // else the same content is already there
+        }
+        const after = await fs.stat(file).catch(() => undefined);
+        if (!after || !sameStat(seen, after)) {
+          // Written while it was sent: what went may not be these bytes; not kept under their hash.
+          if (created) await store.delete(key).catch(() => undefined);
+          return;
+        }
+        files[path] = { sha256: digest.sha256, size: digest.size };
         changed = true;
       }
       this.uploaded.set(path, seen);
@@ -288,7 +402,15 @@ export class SnapshotMirror {
     }
     // A suspect file stays on disk as the dying process left it: this machine's copy is no longer to be trusted over the store's.
     if (suspect) await fs.rm(this.o.syncedMarker, { force: true });
-    if (!changed) return;
+    if (changed) await this.commit(files);
+    if (final) {
+      const fatal = new Map([...this.problems].filter(([, p]) => p.fatal).map(([path, p]) => [path, p.message]));
+      if (fatal.size) throw new SnapshotUnreadableError(store.url, fatal);
+    }
+  }
+
+  private async commit(files: SnapshotManifest["files"]): Promise<void> {
+    const { store } = this.o;
     const next: SnapshotManifest = { v: 1, files };
     const body = Buffer.from(JSON.stringify(next));
     await store.put(MANIFEST_KEY, body);
@@ -302,35 +424,103 @@ export class SnapshotMirror {
   }
 }
 
-/** A file's contents, if it is still as `seen` after the read (else it was written meanwhile, or deleted). */
-async function readUnchanged(file: string, seen: Seen): Promise<Buffer | undefined> {
-  const body = await fs.readFile(file).catch(() => undefined);
+/**
+ * What a file holds, if it is still as `seen` after the read (undefined when
+ * it was written meanwhile or deleted): up to SMALL_FILE_BYTES its bytes and
+ * their digest (one read, sent from memory: the fast path for the many small
+ * files of a flush); larger, its digest from one streamed pass, to be sent
+ * streamed from disk. Any other error (EACCES, EIO, ...) is thrown: the
+ * file cannot be read.
+ */
+async function readUnchanged(file: string, seen: Seen): Promise<{ digest: FileDigest; body?: Buffer } | undefined> {
+  let read: { digest: FileDigest; body?: Buffer };
+  try {
+    if (seen.size <= SMALL_FILE_BYTES) {
+      const body = await fs.readFile(file);
+      const hash = sha256(body);
+      read = { body, digest: { sha256: hash, size: body.length, partSize: partSizeFor(body.length), parts: [hash] } };
+    } else {
+      read = { digest: await digestFile(file) };
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
   const after = await fs.stat(file).catch(() => undefined);
-  return body && after && sameStat(seen, after) && after.size === body.length ? body : undefined;
+  return after && sameStat(seen, after) && after.size === read.digest.size ? read : undefined;
 }
 
-/** Regular files under `dir`, by path relative to it (always with `/`). */
-async function listFiles(dir: string): Promise<Map<string, Stats>> {
+/**
+ * An on-disk copy of `file` at `copy` (same filesystem), if the file is still
+ * as `seen` after it: a reflink or copy up to STOP_COPY_LINK_BYTES, a reflink
+ * or else a hard link above (see there). Nothing passes through memory.
+ */
+async function keepCopy(file: string, copy: string, seen: Seen): Promise<{ copy: string; linked: boolean } | undefined> {
+  let linked = false;
+  if (seen.size <= STOP_COPY_LINK_BYTES) {
+    await fs.copyFile(file, copy, constants.COPYFILE_FICLONE);
+  } else {
+    try {
+      await fs.copyFile(file, copy, constants.COPYFILE_FICLONE_FORCE);
+    } catch {
+      await fs.link(file, copy);
+      linked = true;
+    }
+  }
+  const after = await fs.stat(file).catch(() => undefined);
+  if (!after || !sameStat(seen, after)) {
+    await fs.rm(copy, { force: true });
+    return undefined;
+  }
+  return { copy, linked };
+}
+
+/** Puts a stop copy back in place of a torn file (renamed in, or copied across filesystems), durably. */
+async function putBack(copy: string, file: string): Promise<void> {
+  try {
+    await fs.rename(copy, file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+    const temp = tempPathFor(file);
+    await fs.copyFile(copy, temp);
+    await fs.rename(temp, file);
+  }
+  await syncDir(dirname(file));
+}
+
+/**
+ * Regular files under `dir`, by path relative to it (always with `/`).
+ * What cannot be listed or mirrored (an unreadable folder, a link, a FIFO)
+ * goes into `odd` with the reason, to be reported rather than skipped.
+ */
+async function listFiles(dir: string, odd?: Map<string, { message: string; fatal: boolean }>): Promise<Map<string, Stats>> {
   const out = new Map<string, Stats>();
+  const rel = (full: string) => relative(dir, full).split(sep).join("/");
   const walk = async (at: string) => {
-    const entries = await fs.readdir(at, { withFileTypes: true }).catch(() => []);
+    let entries;
+    try {
+      entries = await fs.readdir(at, { withFileTypes: true });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code !== "ENOENT" && at !== dir) odd?.set(`${rel(at)}/`, { message: `this folder cannot be read (${err.message}); nothing in it is in the store: ${advice(err)}`, fatal: true });
+      return;
+    }
     for (const entry of entries) {
       const full = join(at, entry.name);
       if (entry.isDirectory()) await walk(full);
       else if (entry.isFile() && !isTempFile(entry.name)) {
-        const st = await fs.stat(full).catch(() => undefined);
-        if (st) out.set(relative(dir, full).split(sep).join("/"), st);
+        try {
+          out.set(rel(full), await fs.stat(full));
+        } catch (e) {
+          const err = e as NodeJS.ErrnoException;
+          if (err.code !== "ENOENT") odd?.set(rel(full), { message: unreadable(err), fatal: true });
+        }
+      } else if (!entry.isFile()) {
+        const kind = entry.isSymbolicLink() ? "a symbolic link" : entry.isFIFO() ? "a named pipe" : entry.isSocket() ? "a socket" : "not a regular file";
+        odd?.set(rel(full), { message: `is ${kind}: only regular files are mirrored, so it is not in the store`, fatal: false });
       }
     }
   };
   await walk(dir);
   return out;
-}
-
-async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane));
 }

@@ -12,13 +12,13 @@
  *   the URL's path, so a presigned query string is never mangled (a presigned
  *   source usually has no readable manifest; it is then taken as it is).
  */
-import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, promises as fs } from "node:fs";
+import { dirname, join } from "node:path";
 import { HttpStore } from "../store/http";
-import { writeFileAtomic } from "../store/local-dir";
+import { syncDir, tempPathFor } from "../store/local-dir";
 import { openStore } from "../store/open";
 import type { Store } from "../store/store";
+import { sha256File } from "../store/transfer";
 
 export class ResumeSourceCorruptError extends Error {
   constructor(source: string, detail: string) {
@@ -73,23 +73,30 @@ export async function fetchResumeSource(source: string, dir: string, snapshotDir
   const at = locate(source);
   const own = join(snapshotDir, at.name);
   if (existsSync(own)) return { path: own, from: "snapshot" };
-  const object = await at.store.get(at.key);
-  if (!object) return { from: "none" };
-  const manifest = await at.manifest();
-  if (manifest) {
-    let expected: { sha256?: string; size_bytes?: number };
-    try {
-      expected = JSON.parse(manifest.toString());
-    } catch {
-      throw new ResumeSourceCorruptError(at.shown, "its manifest is not JSON");
-    }
-    const actual = createHash("sha256").update(object.body).digest("hex");
-    if (expected.sha256 !== undefined && expected.sha256 !== actual) throw new ResumeSourceCorruptError(at.shown, `sha256 ${actual}, manifest says ${expected.sha256}`);
-    if (expected.size_bytes !== undefined && expected.size_bytes !== object.body.length)
-      throw new ResumeSourceCorruptError(at.shown, `${object.body.length} bytes, manifest says ${expected.size_bytes}`);
-  }
+  // Streamed to a temporary file and checked from disk: any size, nothing held in memory, nothing replaced unless it passes.
   const local = join(dir, at.name);
-  await writeFileAtomic(local, object.body);
+  await fs.mkdir(dir, { recursive: true });
+  const temp = tempPathFor(local);
+  try {
+    if (!(await at.store.getToFile(at.key, temp))) return { from: "none" };
+    const manifest = await at.manifest();
+    if (manifest) {
+      let expected: { sha256?: string; size_bytes?: number };
+      try {
+        expected = JSON.parse(manifest.toString());
+      } catch {
+        throw new ResumeSourceCorruptError(at.shown, "its manifest is not JSON");
+      }
+      const size = (await fs.stat(temp)).size;
+      const actual = await sha256File(temp);
+      if (expected.sha256 !== undefined && expected.sha256 !== actual) throw new ResumeSourceCorruptError(at.shown, `sha256 ${actual}, manifest says ${expected.sha256}`);
+      if (expected.size_bytes !== undefined && expected.size_bytes !== size) throw new ResumeSourceCorruptError(at.shown, `${size} bytes, manifest says ${expected.size_bytes}`);
+    }
+    await fs.rename(temp, local);
+    await syncDir(dirname(local));
+  } finally {
+    await fs.rm(temp, { force: true });
+  }
   return { path: local, from: "source" };
 }
 

@@ -6,12 +6,15 @@
 import { Storage, type Bucket } from "@google-cloud/storage";
 import { createHash } from "node:crypto";
 import { PreconditionFailed, StoreUnavailable, type PutCondition, type Store, type StoredObject } from "./store";
+import { downloadInRanges, inParallel, type FileDigest } from "./transfer";
 import { DEFAULT_RETRY, requestTimeoutMs, withRetry, type RetryPolicy } from "./retry";
-import { mediaUpload } from "./gcs-media-upload";
+import { compose, downloadRange, mediaUpload, type UploadedObject } from "./gcs-media-upload";
 
 export interface GcsStoreOptions {
   storage?: Storage;
   retry?: RetryPolicy;
+  /** Sources per compose request: GCS's limit (32) unless a test wants the levels of a large file on a small one. */
+  composeMax?: number;
 }
 
 export class GcsStore implements Store {
@@ -19,6 +22,7 @@ export class GcsStore implements Store {
   private readonly storage: Storage;
   private readonly bucketRef: Bucket;
   private readonly retry: RetryPolicy;
+  private readonly composeMax: number;
 
   constructor(
     readonly bucket: string,
@@ -27,6 +31,7 @@ export class GcsStore implements Store {
   ) {
     this.url = `gs://${bucket}${prefix ? `/${prefix}` : ""}`;
     this.retry = options.retry ?? DEFAULT_RETRY;
+    this.composeMax = options.composeMax ?? COMPOSE_MAX;
     const storage = options.storage ?? new Storage({ retryOptions: { autoRetry: false }, timeout: requestTimeoutMs() });
     // With STORAGE_EMULATOR_HOST (fake-gcs-server) the client takes the variable verbatim as its
     // JSON API base but builds upload URLs from apiEndpoint: make the two agree.
@@ -141,6 +146,108 @@ export class GcsStore implements Store {
     return { version: stored.generation };
   }
 
+  /**
+   * A file of any size, streamed from disk. Up to one part (64 MiB): a media
+   * upload. Larger: a parallel composite upload, as gcloud does for large
+   * files (GCS has no multipart API; a resumable upload is one serial
+   * stream): the parts go as their own objects, a few at once, each retried
+   * on its own, then are composed, 32 at a time, into the object
+   * (create-only with `ifGenerationMatch=0`), and deleted. A part's name
+   * carries its SHA-256, so an interrupted upload's parts are reused, not
+   * sent again; parts a crash leaves behind sit under `uploads/`, which the
+   * bucket's lifecycle expires. The stored size is checked here, the
+   * SHA-256 (the blob's name) by every reader.
+   */
+  async putFile(key: string, file: string, digest: FileDigest, condition: { ifAbsent?: boolean } = {}): Promise<{ version: string }> {
+    const ifGenerationMatch = condition.ifAbsent ? 0 : undefined;
+    let stored: UploadedObject;
+    try {
+      if (digest.parts.length === 1) {
+        stored = await this.call(`put ${key} (${file})`, async () =>
+          mediaUpload({ endpoint: this.storage.apiEndpoint, bucket: this.bucket, name: this.key(key), body: { file, size: digest.size }, ifGenerationMatch, headers: await this.authHeaders(), timeoutMs: uploadTimeoutMs(digest.size) }),
+        );
+      } else {
+        if (condition.ifAbsent && (await this.exists(key))) throw new PreconditionFailed(this.url, key); // not worth sending again
+        stored = await this.putComposite(key, file, digest, ifGenerationMatch);
+      }
+    } catch (e) {
+      const cause = e instanceof StoreUnavailable ? (e.cause as unknown) : e;
+      // The object exists (a create-only retry whose first try went through, too): the caller decides.
+      if (code(cause) === 412) throw new PreconditionFailed(this.url, key);
+      throw e;
+    }
+    if (stored.size !== digest.size) {
+      await this.bucketRef.file(this.key(key)).delete({ ifGenerationMatch: stored.generation }).catch(() => undefined);
+      throw new StoreUnavailable(this.url, `put ${key} (${file}): stored ${stored.size} bytes of ${digest.size}; it will be sent again`);
+    }
+    return { version: stored.generation };
+  }
+
+  private async putComposite(key: string, file: string, digest: FileDigest, ifGenerationMatch: number | undefined): Promise<UploadedObject> {
+    const staging = this.key(`${UPLOADS}${digest.sha256}`);
+    const parts = digest.parts.map((sha, i) => ({ name: `${staging}/${String(i).padStart(5, "0")}-${sha}`, start: i * digest.partSize, size: Math.min(digest.partSize, digest.size - i * digest.partSize) }));
+    const made: string[] = [];
+    await inParallel(parts, PARTS_AT_ONCE, async (part) => {
+      made.push(part.name);
+      await this.call(`put part ${part.name} (${file} bytes ${part.start}-${part.start + part.size - 1})`, async () => {
+        try {
+          const sent = await mediaUpload({ endpoint: this.storage.apiEndpoint, bucket: this.bucket, name: part.name, body: { file, start: part.start, size: part.size }, ifGenerationMatch: 0, headers: await this.authHeaders(), timeoutMs: uploadTimeoutMs(part.size) });
+          if (sent.size !== part.size) throw Object.assign(new Error(`stored ${sent.size} bytes of ${part.size}`), { $retryable: true });
+        } catch (e) {
+          if (code(e) !== 412) throw e; // else sent before (its name is its hash): reused
+        }
+      });
+    });
+    // Level by level, at most 32 sources per compose, one compose at a time; only the last is create-only. GCS
+    // composes without moving data; an emulator copies it, so each compose may take as long as sending its bytes.
+    let sources = parts.map((p) => ({ name: p.name, size: p.size }));
+    const bytes = (group: typeof sources) => group.reduce((total, p) => total + p.size, 0);
+    const composeInto = async (group: typeof sources, destination: string, ifGenerationMatch?: number) =>
+      this.call(`compose ${destination} from ${group.length} parts`, async () =>
+        compose({ endpoint: this.storage.apiEndpoint, bucket: this.bucket, sources: group.map((p) => p.name), destination, ifGenerationMatch, headers: await this.authHeaders(), timeoutMs: uploadTimeoutMs(bytes(group)) }),
+      );
+    for (let level = 0; sources.length > this.composeMax; level++) {
+      const next: typeof sources = [];
+      for (let g = 0; g * this.composeMax < sources.length; g++) {
+        const group = sources.slice(g * this.composeMax, (g + 1) * this.composeMax);
+        const name = `${staging}/level-${level}-${g}`;
+        made.push(name);
+        await composeInto(group, name);
+        next.push({ name, size: bytes(group) });
+      }
+      sources = next;
+    }
+    const stored = await composeInto(sources, this.key(key), ifGenerationMatch);
+    // Done: the staging objects go. After a failure they stay for the next attempt to reuse (the lifecycle takes what
+    // no attempt finishes).
+    await inParallel(made, PARTS_AT_ONCE, (name) => this.bucketRef.file(name).delete().then(() => undefined, () => undefined));
+    return stored;
+  }
+
+  private async exists(key: string): Promise<boolean> {
+    return this.call(`stat ${key}`, async () => (await this.bucketRef.file(this.key(key)).exists())[0]);
+  }
+
+  /** Streams an object into `file`, 64 MiB ranges a few at a time, each retried on its own. */
+  async getToFile(key: string, file: string): Promise<boolean> {
+    const metadata = await this.call(`get ${key}`, async () => {
+      try {
+        return (await this.bucketRef.file(this.key(key)).getMetadata())[0];
+      } catch (e) {
+        if (code(e) === 404) return undefined;
+        throw e;
+      }
+    });
+    if (!metadata) return false;
+    await downloadInRanges(file, Number(metadata.size), CHUNK_BYTES, async (start, end, handle) => {
+      const got = await this.call(`get ${key} bytes ${start}-${end}`, async () =>
+        downloadRange({ endpoint: this.storage.apiEndpoint, bucket: this.bucket, name: this.key(key), generation: String(metadata.generation), start, end, headers: await this.authHeaders(), timeoutMs: requestTimeoutMs(), handle }),
+      );
+      if (got === undefined) throw new StoreUnavailable(this.url, `get ${key}: the object went away while it was read`);
+    });
+    return true;
+  }
+
   async list(prefix: string): Promise<string[]> {
     return this.call(`list ${prefix}`, async () => {
       const [files] = await this.bucketRef.getFiles({ prefix: this.key(prefix), autoPaginate: true });
@@ -158,6 +265,16 @@ export class GcsStore implements Store {
     });
   }
 }
+
+/** Bytes per ranged download request. */
+const CHUNK_BYTES = 64 * 1024 * 1024;
+/** Where the parts of a composite upload are staged, under the store's prefix. */
+export const UPLOADS = "uploads/";
+/** GCS composes at most 32 sources per request. */
+const COMPOSE_MAX = 32;
+const PARTS_AT_ONCE = 4;
+/** A request's timeout plus time to send `bytes` at 2 MB/s, the slowest link worth waiting for. */
+const uploadTimeoutMs = (bytes: number) => requestTimeoutMs() + Math.ceil(bytes / (2 * 1024 * 1024)) * 1000;
 
 function code(e: unknown): number | undefined {
   const c = (e as { code?: unknown })?.code;

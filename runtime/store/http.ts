@@ -3,6 +3,9 @@
  * URL's path, never to the whole string, so a presigned URL's query string
  * stays intact; a 404 means "nothing to resume from", not an error.
  */
+import { createWriteStream } from "node:fs";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { StoreUnavailable, type Store, type StoredObject } from "./store";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
 
@@ -35,6 +38,38 @@ export class HttpStore implements Store {
     } catch (e) {
       throw new StoreUnavailable(this.url, `get ${key || "(file)"} failed: ${(e as Error).message}`, { cause: e });
     }
+  }
+
+  /** Streams the body into `file`; a transfer that stalls for 30 s is retried from the start. */
+  async getToFile(key: string, file: string): Promise<boolean> {
+    try {
+      return await withRetry(async () => {
+        const abort = new AbortController();
+        let timer = setTimeout(() => abort.abort(Object.assign(new Error("no data for 30 s"), { name: "TimeoutError" })), 30_000);
+        try {
+          const response = await fetch(this.resolve(key), { signal: abort.signal });
+          if (response.status === 404) return false;
+          if (!response.ok || !response.body) throw Object.assign(new Error(`HTTP ${response.status} ${response.statusText}`), { status: response.status });
+          const idle = new Transform({
+            transform(chunk, _enc, done) {
+              clearTimeout(timer);
+              timer = setTimeout(() => abort.abort(Object.assign(new Error("no data for 30 s"), { name: "TimeoutError" })), 30_000);
+              done(null, chunk);
+            },
+          });
+          await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream), idle, createWriteStream(file));
+          return true;
+        } finally {
+          clearTimeout(timer);
+        }
+      }, this.retry);
+    } catch (e) {
+      throw new StoreUnavailable(this.url, `get ${key || "(file)"} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async putFile(): Promise<never> {
+    throw new Error(`${this.url} is read-only: http(s) URLs can only be resumed from`);
   }
 
   async put(): Promise<never> {

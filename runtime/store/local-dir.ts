@@ -7,6 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { promises as fs, constants } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { PreconditionFailed, type PutCondition, type Store, type StoredObject } from "./store";
+import type { FileDigest } from "./transfer";
 
 const TEMP_SUFFIX = ".spotjob-tmp";
 
@@ -49,24 +50,76 @@ export class LocalDirStore implements Store {
       } finally {
         await handle.close();
       }
-      if (condition.ifAbsent) {
-        // link() fails if the target exists: create-only even against other processes.
-        try {
-          await fs.link(temp, target);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new PreconditionFailed(this.url, key);
-          throw e;
-        } finally {
-          await fs.rm(temp, { force: true });
-        }
-      } else {
-        await fs.rename(temp, target);
+      try {
+        await this.moveIntoPlace(temp, target, key, condition.ifAbsent);
+      } finally {
+        await fs.rm(temp, { force: true });
       }
-      await syncDir(dirname(target));
       // A caller's SHA-256 is the version already: no second pass over a large body.
       return { version: condition.sha256 ? versionFromSha256(condition.sha256) : versionOf(data) };
     };
     return this.serialise(target, run);
+  }
+
+  /**
+   * A file of any size: copied in the kernel (a reflink where the filesystem
+   * has them) to a unique temporary name, fsynced, then linked (create-only)
+   * or renamed into place; nothing passes through this process's memory.
+   */
+  async putFile(key: string, file: string, digest: FileDigest, condition: { ifAbsent?: boolean } = {}): Promise<{ version: string }> {
+    const target = this.path(key);
+    return this.serialise(target, async () => {
+      await fs.mkdir(dirname(target), { recursive: true });
+      if (condition.ifAbsent && (await exists(target))) throw new PreconditionFailed(this.url, key);
+      const temp = `${target}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`;
+      try {
+        await fs.copyFile(file, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+        const handle = await fs.open(temp, "r+");
+        try {
+          await handle.sync();
+          const size = (await handle.stat()).size;
+          if (size !== digest.size) throw new Error(`${file} is ${size} bytes, ${digest.size} were hashed: it changed while it was copied`);
+        } finally {
+          await handle.close();
+        }
+        await this.moveIntoPlace(temp, target, key, condition.ifAbsent);
+      } finally {
+        await fs.rm(temp, { force: true });
+      }
+      return { version: versionFromSha256(digest.sha256) };
+    });
+  }
+
+  /** A complete, fsynced temporary file becomes `target`, durably: linked when create-only (link fails on an existing target, even against other processes), else renamed. */
+  private async moveIntoPlace(temp: string, target: string, key: string, ifAbsent: boolean | undefined): Promise<void> {
+    if (ifAbsent) {
+      try {
+        await fs.link(temp, target);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") throw new PreconditionFailed(this.url, key);
+        throw e;
+      }
+    } else {
+      await fs.rename(temp, target);
+    }
+    await syncDir(dirname(target));
+  }
+
+  async getToFile(key: string, file: string): Promise<boolean> {
+    try {
+      await fs.copyFile(this.path(key), file, constants.COPYFILE_FICLONE);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT" && !(await exists(dirname(file)))) throw e;
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw e;
+    }
+    const handle = await fs.open(file, "r+");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return true;
   }
 
   private async serialise<T>(target: string, fn: () => Promise<T>): Promise<T> {
@@ -139,6 +192,11 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
   }
   await fs.rename(temp, path);
   await syncDir(dirname(path));
+}
+
+/** A unique temporary name beside `path` that directory listings skip (see `isTempFile`). */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString("hex")}${TEMP_SUFFIX}`);
 }
 
 /** Whether a file name is one of the temporary files an atomic write leaves while it runs. */

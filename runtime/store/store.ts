@@ -3,6 +3,7 @@
  * s3://bucket/prefix, gs://bucket/prefix, or (read-only) http(s)://.
  * Everything two writers could race on goes through a conditional put.
  */
+import type { FileDigest } from "./transfer";
 
 export interface StoredObject {
   body: Buffer;
@@ -27,6 +28,14 @@ export interface Store {
   /** The URL this store was opened from (no credentials in it). */
   readonly url: string;
   get(key: string): Promise<StoredObject | undefined>;
+  /**
+   * Streams a file of any size from disk into the store (memory does not
+   * grow with its size). The file must not change meanwhile (callers check
+   * its stat around the call); `digest` is what `digestFile` found in it.
+   */
+  putFile(key: string, file: string, digest: FileDigest, condition?: { ifAbsent?: boolean }): Promise<{ version: string }>;
+  /** Streams an object into `file` (created or truncated, fsynced); false when there is no such object. */
+  getToFile(key: string, file: string): Promise<boolean>;
   /** Atomic: readers see the old object or the new one, never a mix. */
   put(key: string, body: Buffer | string, condition?: PutCondition): Promise<{ version: string }>;
   /** Keys under `prefix`, sorted. */

@@ -4,10 +4,14 @@
  * and the clock. It enforces what an instance cannot enforce on itself: the
  * on-demand fallback after spot has been missing for a while, the runtime
  * cap and the budget even when the job hangs, the idle stop after the job
- * ends, and "an ended job has every group at zero". The executor applies the
+ * ends, and "an ended job has every group at zero". A launch failure that
+ * waiting cannot fix (quota, AMI, disk, permission: launch-failure.ts) stops
+ * the fallback loop and holds every group at zero, recorded with AWS's
+ * message and the fix, until someone scales a group up again. The executor applies the
  * result to the cloud and keeps `state` and `events` in the store.
  */
 import type { JobStatus } from "../status";
+import { classifyLaunchFailure, STOPPING_KINDS, type LaunchAttempt, type LaunchFailure } from "./launch-failure";
 
 export interface GroupView {
   name: string;
@@ -19,6 +23,11 @@ export interface GroupView {
   healthy: number;
   /** Hourly price of one instance in this group. */
   pricePerHour: number;
+  /** Instance types the group may launch, and in which market (for the fix of a quota failure). */
+  instanceTypes?: string[];
+  market?: "spot" | "on-demand";
+  /** The group's newest launch attempt (from its scaling activities), if it has one. */
+  lastLaunch?: LaunchAttempt;
 }
 
 export interface SupervisorPolicy {
@@ -39,6 +48,15 @@ export interface SupervisorState {
   spotMissingSince?: number;
   /** Set once the job has been stopped for good: nothing scales up again. */
   stoppedFor?: string;
+  /**
+   * A launch failure that waiting cannot fix (quota, image, disk, permission): every group is held at zero until
+   * someone scales a group up again after fixing it. Shown by `spotjob status`.
+   */
+  launchFailure?: LaunchFailure;
+  /** Start time of the newest failed launch already acted on: older activities are not read again. */
+  launchFailureSeenUntil?: number;
+  /** Since when launches have kept failing for a reason waiting cannot fix, before it is confirmed. */
+  launchFailureSuspectSince?: number;
 }
 
 export interface SupervisorInput {
@@ -48,6 +66,8 @@ export interface SupervisorInput {
   onDemand?: GroupView;
   policy: SupervisorPolicy;
   state: SupervisorState;
+  /** The region, for the fix of a quota failure. */
+  region?: string;
 }
 
 export interface SupervisorDecision {
@@ -58,6 +78,11 @@ export interface SupervisorDecision {
 }
 
 const MINUTE = 60_000;
+/**
+ * A launch must have kept failing this long (Auto Scaling retries meanwhile) before the supervisor stops on it: a
+ * quota can refuse one launch for a moment (a preempted spot instance still counts until EC2 notices it is gone).
+ */
+export const LAUNCH_FAILURE_CONFIRM_MINUTES = 3;
 const ENDED = new Set(["SUCCEEDED", "FAILED"]);
 
 export function decide(input: SupervisorInput): SupervisorDecision {
@@ -81,6 +106,7 @@ export function decide(input: SupervisorInput): SupervisorDecision {
   };
 
   const startedAt = status ? Date.parse(status.started_at) : undefined;
+  let failure: LaunchFailure | undefined;
   if (state.stoppedFor !== undefined) stopAll(state.stoppedFor);
   else if (status && ENDED.has(status.state)) {
     const finishedAt = Date.parse(status.finished_at ?? status.heartbeat_at);
@@ -89,6 +115,24 @@ export function decide(input: SupervisorInput): SupervisorDecision {
     stopAll(`max_runtime_minutes (${policy.maxRuntimeMinutes}) reached`);
   } else if (state.spentUsd >= policy.budgetUsd) {
     stopAll(`max_total_budget ($${policy.budgetUsd.toFixed(2)}) spent ($${state.spentUsd.toFixed(2)})`);
+  } else if (state.launchFailure !== undefined) {
+    // Held at zero until someone fixes the cause and scales a group up again: then the failure is history.
+    const retried = groups.filter((g) => g.desired > 0);
+    if (retried.length > 0) {
+      events.push(`${retried.map((g) => g.name).join(", ")} scaled up again after the ${state.launchFailure.kind} failure: watching the launch`);
+      state.launchFailure = undefined;
+      state.spotMissingSince = now;
+    }
+  } else if ((failure = observeLaunchFailure(groups, state, input.region)) && now - state.launchFailureSuspectSince! < LAUNCH_FAILURE_CONFIRM_MINUTES * MINUTE) {
+    // Not confirmed yet: no fallback either (it would fail the same way), but the spot window keeps counting.
+    if (spot.desired > 0 && spot.healthy === 0) state.spotMissingSince ??= now;
+  } else if (failure) {
+    state.launchFailureSuspectSince = undefined;
+    state.launchFailure = failure;
+    state.launchFailureSeenUntil = Date.parse(failure.at);
+    state.spotMissingSince = undefined;
+    for (const g of groups) target.set(g.name, 0);
+    events.push(`launch failed in ${failure.group} (${failure.kind}, not missing capacity): ${failure.message}; every group goes to zero, no fallback. Fix: ${failure.fix}`);
   } else if (onDemand && policy.spotFallback) {
     if (spot.desired > 0 && spot.healthy === 0) {
       state.spotMissingSince ??= now;
@@ -111,4 +155,31 @@ export function decide(input: SupervisorInput): SupervisorDecision {
   const scale: Record<string, number> = {};
   for (const g of groups) if (target.get(g.name) !== g.desired) scale[g.name] = target.get(g.name)!;
   return { scale, state, events };
+}
+
+/**
+ * The newest failed launch, not yet acted on, of a group that wants an instance, when waiting cannot fix it; keeps
+ * `launchFailureSuspectSince` (since when launches have kept failing so) up to date, and clears it when none.
+ */
+function observeLaunchFailure(groups: GroupView[], state: SupervisorState, region: string | undefined): LaunchFailure | undefined {
+  const found = launchFailureIn(groups, state, region);
+  if (!found) {
+    state.launchFailureSuspectSince = undefined;
+    return undefined;
+  }
+  const { failingSince, ...failure } = found;
+  // Failed launches from before the last one acted on do not count towards the new streak.
+  state.launchFailureSuspectSince ??= failingSince > (state.launchFailureSeenUntil ?? -Infinity) ? failingSince : Date.parse(failure.at);
+  return failure;
+}
+
+function launchFailureIn(groups: GroupView[], state: SupervisorState, region: string | undefined): (LaunchFailure & { failingSince: number }) | undefined {
+  for (const g of groups) {
+    const attempt = g.lastLaunch;
+    if (g.desired === 0 || !attempt?.failed || attempt.at <= (state.launchFailureSeenUntil ?? -Infinity)) continue;
+    const message = attempt.message ?? "launch failed";
+    const { kind, fix } = classifyLaunchFailure(message, { instanceTypes: g.instanceTypes ?? [], market: g.market ?? "spot", region });
+    if (STOPPING_KINDS.has(kind)) return { kind, message, fix: fix.replaceAll("<group>", g.name), at: new Date(attempt.at).toISOString(), group: g.name, ...(attempt.activityId ? { activityId: attempt.activityId } : {}), failingSince: attempt.failingSince ?? attempt.at };
+  }
+  return undefined;
 }

@@ -6,6 +6,7 @@
  */
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { z } from "zod";
+import { recordAwsCalls } from "../cloud/aws-call-log";
 import { openStore } from "../store/open";
 import type { SupervisorDecision } from "./decide";
 import { superviseOnce } from "./supervise";
@@ -40,7 +41,7 @@ export function supervisorConfigFromEnv(env: NodeJS.ProcessEnv = process.env): S
 /** One supervisor run; what it decided goes to the function's log (and, as events, to the store). */
 export async function handler(): Promise<{ scale: Record<string, number>; events: string[]; spentUsd: number }> {
   const config = supervisorConfigFromEnv();
-  const decision: SupervisorDecision = await superviseOnce({ store: openStore(config.store), spot: config.spot, onDemand: config.onDemand, policy: config.policy }, new AutoScalingClient({}));
+  const decision: SupervisorDecision = await superviseOnce({ store: openStore(config.store), spot: config.spot, onDemand: config.onDemand, policy: config.policy }, recordAwsCalls(new AutoScalingClient({})));
   const summary = { scale: decision.scale, events: decision.events, spentUsd: decision.state.spentUsd };
   console.log(JSON.stringify({ spotjob: "supervisor", ...summary }));
   return summary;

@@ -10,7 +10,7 @@ const root = join(__dirname, "../..");
 describe("Node.js 22 or newer", () => {
   it("is what the package declares and the bundles target", async () => {
     expect(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).engines.node).toBe(`>=${NODE_MIN_MAJOR}`);
-    const { common } = await import("../../scripts/build.mjs");
+    const { common } = await import("../../scripts/esbuild-options.mjs");
     expect(common.target).toBe(`node${NODE_MIN_MAJOR}`);
     expect(NODE_MIN_MAJOR).toBeGreaterThanOrEqual(22);
   });

@@ -145,3 +145,32 @@ describe("spotjob plan --resources", () => {
     expect(dear.json.resources).toBeUndefined();
   }, 60_000);
 });
+
+describe("spotjob plan: `ssm:` secrets and the job's region", () => {
+  const secrets = "secrets:\n  HF_TOKEN: ssm:/team/hf-token\n  WANDB_API_KEY: ssm:us-east-1:/team/wandb\n  DB: arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf\n";
+  it("warns, naming the secret and both fixes, when an unqualified `ssm:` reference meets a job with no fixed region", () => {
+    const { code, json } = plan(spec(`provider: aws\ngpu_type: L4\nrun: x\n${secrets}`), "--json");
+    expect(code).toBe(0);
+    const warned = json.warnings.filter((w: { code: string }) => w.code === "secret_region_unfixed");
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ path: "secrets.HF_TOKEN", line: 5, column: 13 });
+    expect(warned[0].message).toContain("`ssm:/team/hf-token` is read in the job's region");
+    expect(warned[0].message).toContain(`(now ${json.chosen.region})`);
+    expect(warned[0].hint).toContain("HF_TOKEN: ssm:<region>:/team/hf-token");
+    expect(warned[0].hint).toContain("region: <the parameter's region>");
+    // Several regions to choose from are no fixed region either.
+    const several = plan(spec(`provider: aws\ngpu_type: L4\nrun: x\nregions: [us-east-1, us-west-2]\n${secrets}`), "--json");
+    expect(several.json.warnings.filter((w: { code: string }) => w.code === "secret_region_unfixed").map((w: { message: string }) => w.message)).toEqual([expect.stringContaining("`regions: [us-east-1, us-west-2]` lets the job run in any of them")]);
+  });
+
+  it("is quiet when the region is fixed (`region:` or a single `regions` entry), or every reference names its region", () => {
+    for (const where of ["region: us-east-1\n", "regions: [us-west-2]\n"]) {
+      const { code, json } = plan(spec(`provider: aws\ngpu_type: L4\nrun: x\n${where}${secrets}`), "--json");
+      expect(code).toBe(0);
+      expect(json.warnings.filter((w: { code: string }) => w.code === "secret_region_unfixed")).toEqual([]);
+    }
+    const qualified = plan(spec("provider: aws\ngpu_type: L4\nrun: x\nsecrets:\n  HF_TOKEN: ssm:eu-west-1:/team/hf-token\n  B: arn:aws:ssm:eu-west-1:123456789012:parameter/team/b\n"), "--json");
+    expect(qualified.code).toBe(0);
+    expect(qualified.json.warnings.filter((w: { code: string }) => w.code === "secret_region_unfixed")).toEqual([]);
+  });
+});

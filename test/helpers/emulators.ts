@@ -77,9 +77,13 @@ export async function startMoto(): Promise<Emulator> {
   return { endpoint, pid: child.pid, stop: stopper(child) };
 }
 
-export async function startFakeGcs(): Promise<Emulator> {
+/** fake-gcs-server; with `filesystemRoot`, objects are kept on disk there instead of in memory (for large ones). */
+export async function startFakeGcs(options: { filesystemRoot?: string } = {}): Promise<Emulator> {
   const port = await freePort();
-  const child = spawn(which("fake-gcs-server")!, ["-scheme", "http", "-host", "127.0.0.1", "-port", String(port), "-backend", "memory", "-log-level", "error"], { stdio: "ignore" });
+  const backend = options.filesystemRoot ? ["-backend", "filesystem", "-filesystem-root", options.filesystemRoot] : ["-backend", "memory"];
+  // It buffers every object it creates whole (composed ones too) and leaves the garbage to Go's GC: a soft memory
+  // limit makes it collect before it grows to several times the largest object.
+  const child = spawn(which("fake-gcs-server")!, ["-scheme", "http", "-host", "127.0.0.1", "-port", String(port), ...backend, "-log-level", "error"], { stdio: "ignore", env: { ...process.env, GOMEMLIMIT: "2GiB" } });
   const endpoint = `http://127.0.0.1:${port}`;
   await waitFor(`${endpoint}/storage/v1/b`, child, "fake-gcs-server");
   return { endpoint, pid: child.pid, stop: stopper(child) };

@@ -1,6 +1,8 @@
 /** An in-memory Store that counts what is written to it: for benchmarks and unit tests. */
 import { createHash } from "node:crypto";
+import { promises as fs } from "node:fs";
 import { PreconditionFailed, type PutCondition, type Store, type StoredObject } from "../../runtime/store/store";
+import type { FileDigest } from "../../runtime/store/transfer";
 
 export class MemoryStore implements Store {
   readonly url = "memory://";
@@ -22,6 +24,18 @@ export class MemoryStore implements Store {
     this.bytesWritten += data.length;
     this.puts++;
     return { version: createHash("md5").update(data).digest("hex") };
+  }
+
+  /** Test-only: reads the whole file (this store is in memory anyway). */
+  async putFile(key: string, file: string, digest: FileDigest, condition: { ifAbsent?: boolean } = {}): Promise<{ version: string }> {
+    return this.put(key, await fs.readFile(file), { ifAbsent: condition.ifAbsent, sha256: digest.sha256 });
+  }
+
+  async getToFile(key: string, file: string): Promise<boolean> {
+    const body = this.objects.get(key);
+    if (!body) return false;
+    await fs.writeFile(file, body);
+    return true;
   }
 
   async list(prefix: string): Promise<string[]> {

@@ -4,10 +4,11 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export async function buildRuntime(): Promise<string> {
+/** `root`: the repository (a bundled benchmark has no `__dirname` of its own there). */
+export async function buildRuntime(root = join(__dirname, "../..")): Promise<string> {
   const outfile = join(mkdtempSync(join(tmpdir(), "spotjob-runtime-")), "runtime.cjs");
   // The product's own options (target, aliases), unminified for readable stack traces.
-  const { common } = await import("../../scripts/build.mjs");
-  await build({ ...common, entryPoints: [join(__dirname, "../../runtime/main.ts")], outfile });
+  const { common } = await import("../../scripts/esbuild-options.mjs");
+  await build({ ...common, entryPoints: [join(root, "runtime/main.ts")], outfile });
   return outfile;
 }

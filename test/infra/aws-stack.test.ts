@@ -13,9 +13,11 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { planFile } from "../../core/plan/plan";
 import type { CloudSelection } from "../../core/offers/select";
 import { AwsJob } from "../../infra/aws/aws-job";
+import { runtimeStanding } from "../../infra/aws/lambda-runtimes";
 import { awsNames } from "../../infra/aws/names";
-import { allows, mutatingOnWildcard, type PolicyDocument } from "../../infra/aws/policy";
-import { recordingMocks, settled, setSpotjobConfig, type RecordedResource } from "../../infra/preview/recording-mocks";
+import { mutatingOnWildcard, type PolicyDocument } from "../../infra/aws/policy";
+import { allows } from "../helpers/iam-simulator";
+import { mockImages, recordingMocks, settled, setSpotjobConfig, type RecordedResource } from "../../infra/preview/recording-mocks";
 
 const root = resolve(__dirname, "../..");
 let recorded: RecordedResource[] = [];
@@ -131,15 +133,15 @@ describe("the Pulumi program, provider: aws (jobs/confinement_h100_aws.yaml: H10
     for (const p of [instance, supervisor]) expect(mutatingOnWildcard(p)).toEqual([]);
     const bucket = "arn:aws:s3:::spotjob-confinement-h100-aws-20261124mock";
     const group = (n: string) => `arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/${n}`;
-    expect(allows(instance, "s3:PutObject", `${bucket}/jobs/confinement-h100-aws/journal/seg-1.jsonl`)).toBe(true);
-    expect(allows(instance, "s3:PutObject", `${bucket}/jobs/other/status.json`)).toBe(false);
-    expect(allows(instance, "autoscaling:SetDesiredCapacity", group(names.spotGroup))).toBe(true);
-    expect(allows(instance, "autoscaling:SetDesiredCapacity", group("someone-else"))).toBe(false);
-    expect(allows(supervisor, "s3:GetObject", `${bucket}/jobs/confinement-h100-aws/status.json`)).toBe(true);
-    expect(allows(supervisor, "s3:PutObject", `${bucket}/jobs/confinement-h100-aws/supervisor/state.json`)).toBe(true);
-    expect(allows(supervisor, "s3:PutObject", `${bucket}/jobs/confinement-h100-aws/status.json`)).toBe(false);
-    expect(allows(supervisor, "autoscaling:SetDesiredCapacity", group(names.onDemandGroup))).toBe(true);
-    expect(allows(supervisor, "ec2:TerminateInstances", "*")).toBe(false);
+    expect(await allows(instance, "s3:PutObject", `${bucket}/jobs/confinement-h100-aws/journal/seg-1.jsonl`)).toBe(true);
+    expect(await allows(instance, "s3:PutObject", `${bucket}/jobs/other/status.json`)).toBe(false);
+    expect(await allows(instance, "autoscaling:SetDesiredCapacity", group(names.spotGroup))).toBe(true);
+    expect(await allows(instance, "autoscaling:SetDesiredCapacity", group("someone-else"))).toBe(false);
+    expect(await allows(supervisor, "s3:GetObject", `${bucket}/jobs/confinement-h100-aws/status.json`)).toBe(true);
+    expect(await allows(supervisor, "s3:PutObject", `${bucket}/jobs/confinement-h100-aws/supervisor/state.json`)).toBe(true);
+    expect(await allows(supervisor, "s3:PutObject", `${bucket}/jobs/confinement-h100-aws/status.json`)).toBe(false);
+    expect(await allows(supervisor, "autoscaling:SetDesiredCapacity", group(names.onDemandGroup))).toBe(true);
+    expect(await allows(supervisor, "ec2:TerminateInstances", "*")).toBe(false);
     const assume = ofType("aws:iam/role:Role").map((r) => JSON.parse(r.inputs.assumeRolePolicy as string).Statement[0].Principal.Service).sort();
     expect(assume).toEqual(["ec2.amazonaws.com", "lambda.amazonaws.com"]);
   });
@@ -169,7 +171,9 @@ describe("the Pulumi program, provider: aws (jobs/confinement_h100_aws.yaml: H10
   it("gives the supervisor the spec's limits, and the prices of the dearest type each group may launch", async () => {
     await runProgram({ job: "jobs/confinement_h100_aws.yaml" });
     const fn = one("aws:lambda/function:Function");
-    expect(fn).toMatchObject({ handler: "runtime.handler", runtime: "nodejs20.x" });
+    expect(fn).toMatchObject({ handler: "runtime.handler", runtime: "nodejs24.x" });
+    // The runtime the program registers is on AWS's schedule and neither deprecated nor blocked within 180 days.
+    expect(runtimeStanding(fn.runtime, new Date().toISOString().slice(0, 10), 180)).toEqual({ state: "supported", dates: expect.any(Object) });
     const config = JSON.parse(fn.environment.variables.SPOTJOB_SUPERVISOR);
     expect(config.store).toBe("s3://spotjob-confinement-h100-aws-20261124mock/jobs/confinement-h100-aws");
     expect(config.policy).toEqual({ maxRuntimeMinutes: null, budgetUsd: 120, spotFallback: true, fallbackAfterMinutes: 10, autostopMinutes: 420 });
@@ -195,9 +199,9 @@ describe("the Pulumi program, provider: aws, other specs", () => {
     expect(one("aws:ec2/securityGroup:SecurityGroup").ingress).toEqual([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.7/32"], description: "SSH (spec: ssh.cidrs)" }]);
     expect(one("aws:ec2/keyPair:KeyPair").publicKey).toMatch(/^ssh-ed25519 /);
     const [instance, supervisor] = policies();
-    expect(allows(instance, "ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/team/hf-token")).toBe(true);
-    expect(allows(instance, "ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/team/other")).toBe(false);
-    expect(allows(supervisor, "ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/team/hf-token")).toBe(false);
+    expect(await allows(instance, "ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/team/hf-token")).toBe(true);
+    expect(await allows(instance, "ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/team/other")).toBe(false);
+    expect(await allows(supervisor, "ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/team/hf-token")).toBe(false);
     expect(userData()).not.toMatch(/hf-token|not-a-secret-value-zz|HF_TOKEN/);
     expect(JSON.parse(one("aws:lambda/function:Function").environment.variables.SPOTJOB_SUPERVISOR).onDemand).toBeUndefined();
     // No workdir in the spec: nothing but the runtime and the spec is uploaded.
@@ -226,6 +230,37 @@ describe("the Pulumi program, provider: aws, other specs", () => {
     const file = specFile(["provider: aws", "name: too-dear", "gpu_type: H100", "gpu_count: 8", "run: python3 train.py", "cost: {max_cost_per_hour: 1}"]);
     await expect(runProgram({ job: file })).rejects.toThrow(/too-dear|max_cost_per_hour/);
     expect(recorded).toEqual([]);
+  });
+});
+
+describe("the Pulumi program, provider: aws: the image's root device and snapshot, resolved at preview", () => {
+  const rootMapping = () => one("aws:ec2/launchTemplate:LaunchTemplate").blockDeviceMappings[0];
+
+  it("a custom AMI with a /dev/xvda root and a 100 GB snapshot: the template maps /dev/xvda at 100 GB and the preview warns", async () => {
+    mockImages.set("ami-0custom0xvda0100", { rootDeviceName: "/dev/xvda", snapshotGb: 100 });
+    const warn = vi.spyOn(pulumi.log, "warn");
+    try {
+      // disk_size is 50 by default: smaller than the snapshot, so every launch would fail with InvalidBlockDeviceMapping.
+      const file = specFile(["provider: aws", "name: custom-ami", "gpu_type: T4", "run: python3 train.py"]);
+      await runProgram({ job: file, ami: "ami-0custom0xvda0100" });
+      expect(one("aws:ec2/launchTemplate:LaunchTemplate").imageId).toBe("ami-0custom0xvda0100");
+      expect(rootMapping()).toEqual({ deviceName: "/dev/xvda", ebs: { volumeSize: 100, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } });
+      expect(warn.mock.calls.map((c) => String(c[0]))).toContainEqual(expect.stringMatching(/disk_size 50 GB is smaller than the image's root snapshot \(ami-0custom0xvda0100, 100 GB\): the root volume is 100 GB/));
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("a disk_size larger than the snapshot is kept; a resolve:ssm: image is resolved through the parameter", async () => {
+    mockImages.set("ami-0custom0xvda0100", { rootDeviceName: "/dev/xvda", snapshotGb: 100 });
+    const file = specFile(["provider: aws", "name: big-disk", "gpu_type: T4", "disk_size: 300", "run: python3 train.py"]);
+    await runProgram({ job: file, ami: "ami-0custom0xvda0100" });
+    expect(rootMapping()).toMatchObject({ deviceName: "/dev/xvda", ebs: { volumeSize: 300 } });
+    recorded = [];
+    // The default image: the DLAMI's SSM parameter, resolved to the mocks' image (root /dev/sda1, 20 GB snapshot).
+    await runProgram({ job: file });
+    expect(rootMapping()).toMatchObject({ deviceName: "/dev/sda1", ebs: { volumeSize: 300 } });
+    expect(one("aws:ec2/launchTemplate:LaunchTemplate").imageId).toMatch(/^resolve:ssm:\/aws\/service\/deeplearning\//);
   });
 });
 

@@ -8,14 +8,14 @@
  */
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fetchAwsSecrets, SecretFetchError } from "../../runtime/cloud/aws-secrets";
+import { awsSecretsReader, fetchAwsSecrets, SecretFetchError } from "../../runtime/cloud/aws-secrets";
 import { MASK, Redactor } from "../../runtime/redact";
 import { awsInstanceEnv, requireBinary, startMoto, type Emulator } from "../helpers/emulators";
 import { buildRuntime } from "../helpers/runtime-bundle";
@@ -240,5 +240,49 @@ describe.runIf(hasMoto)("secrets on AWS (moto_server SSM and Secrets Manager, ru
     expect(message).toContain(`GONE (${dbArn}-gone): ResourceNotFoundException`);
     expect(message).not.toContain(TOKEN);
     expect(message).not.toContain("binary-value");
+  });
+
+  it("reads each reference in its own region: `ssm:<region>:<name>` and a parameter ARN there, `ssm:<name>` in the job's, a Secrets Manager ARN in the ARN's", async () => {
+    // moto keeps SSM and Secrets Manager per region, as AWS does: a parameter stored in eu-west-1 is ParameterNotFound in us-east-1.
+    const config = { endpoint: moto!.endpoint, credentials: { accessKeyId: "test", secretAccessKey: "test" } };
+    const euSsm = new SSMClient({ ...config, region: "eu-west-1" });
+    const euManager = new SecretsManagerClient({ ...config, region: "eu-west-1" });
+    const EU_TOKEN = `eu-${randomBytes(12).toString("hex")}`;
+    const EU_SECRET = `eusm-${randomBytes(12).toString("hex")}`;
+    await euSsm.send(new PutParameterCommand({ Name: "/spotjob-test/eu-token", Type: "SecureString", Value: EU_TOKEN }));
+    const euParameterArn = (await euSsm.send(new GetParameterCommand({ Name: "/spotjob-test/eu-token" }))).Parameter!.ARN!;
+    expect(euParameterArn).toMatch(/^arn:aws:ssm:eu-west-1:\d{12}:parameter\/spotjob-test\/eu-token$/);
+    const euSecretArn = (await euManager.send(new CreateSecretCommand({ Name: `spotjob-test/eu-${randomBytes(3).toString("hex")}`, SecretString: EU_SECRET }))).ARN!;
+    const spec = {
+      secrets: {
+        MY_TOKEN: "ssm:/spotjob-test/my-token",
+        EU_TOKEN: "ssm:eu-west-1:/spotjob-test/eu-token",
+        EU_BY_ARN: euParameterArn,
+        EU_SECRET: euSecretArn,
+      },
+    };
+    // The clients the runtime makes itself (the endpoint and credentials from the environment, as on an instance; the job's region is us-east-1).
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ENDPOINT_URL: moto!.endpoint, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_REGION: "us-east-1" });
+    try {
+      await expect(awsSecretsReader(spec)!()).resolves.toEqual({ MY_TOKEN: TOKEN, EU_TOKEN, EU_BY_ARN: EU_TOKEN, EU_SECRET });
+      // The same parameter without its region is looked for in the job's region, and is not there.
+      const unqualified = await awsSecretsReader({ secrets: { EU_TOKEN: "ssm:/spotjob-test/eu-token" } })!().catch((e: Error) => e.message);
+      expect(unqualified).toMatch(/^cannot read secret EU_TOKEN \(ssm:\/spotjob-test\/eu-token\): ParameterNotFound/);
+      const wrongRegion = await awsSecretsReader({ secrets: { EU_TOKEN: "ssm:us-west-2:/spotjob-test/eu-token" } })!().catch((e: Error) => e.message);
+      expect(wrongRegion).toMatch(/^cannot read secret EU_TOKEN \(ssm:us-west-2:\/spotjob-test\/eu-token\): ParameterNotFound/);
+    } finally {
+      for (const key of ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"]) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+      euSsm.destroy();
+      euManager.destroy();
+    }
+    // A caller's clients: the job region's for `ssm:<name>`, one per named region for the others.
+    const asked: string[] = [];
+    const clients = { ssm, ssmIn: (region: string) => (asked.push(region), new SSMClient({ ...config, region })), secretsManager: (region: string) => new SecretsManagerClient({ ...config, region }) };
+    await expect(fetchAwsSecrets([{ env: "A", kind: "ssm", ref: "/spotjob-test/eu-token", region: "eu-west-1" }, { env: "B", kind: "ssm", ref: "/spotjob-test/my-token" }], clients)).resolves.toEqual({ A: EU_TOKEN, B: TOKEN });
+    expect(asked).toEqual(["eu-west-1"]);
   });
 });

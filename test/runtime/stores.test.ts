@@ -2,10 +2,10 @@
  * One contract, every store: the local directory, S3 (moto_server) and GCS
  * (fake-gcs-server), all real. Conditional writes must actually exclude.
  */
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, S3Client, UploadPartCommand } from "@aws-sdk/client-s3";
 import { Storage } from "@google-cloud/storage";
 import { OAuth2Client } from "google-auth-library";
-import { mkdtempSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ import { LocalDirStore } from "../../runtime/store/local-dir";
 import { openStore } from "../../runtime/store/open";
 import { S3Store } from "../../runtime/store/s3";
 import { PreconditionFailed, type Store } from "../../runtime/store/store";
+import { digestFile, sha256File } from "../../runtime/store/transfer";
 import { createGcsBucket, emulatorEnv, requireBinary, startFakeGcs, startMoto, type Emulator } from "../helpers/emulators";
 import { startFaultyProxy } from "../helpers/faulty-proxy";
 
@@ -56,7 +57,44 @@ const factories: Array<[string, boolean, () => Promise<Store>]> = [
   ],
 ];
 
+/** A file of `mib` MiB that no two slices of repeat (a counter in every 4 KiB), written without holding it in memory. */
+function patternedFile(mib: number, seed = 1): string {
+  const file = join(mkdtempSync(join(tmpdir(), "spotjob-big-")), "blob.bin");
+  const fd = openSync(file, "w");
+  const block = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < block.length; i += 4) block.writeUInt32LE((Math.imul(i + seed, 2654435761) ^ seed) >>> 0, i);
+  try {
+    for (let m = 0; m < mib; m++) {
+      for (let at = 0; at < block.length; at += 4096) block.writeUInt32LE(m * 256 + at / 4096, at);
+      writeSync(fd, block);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return file;
+}
+
 describe.each(factories)("%s store", (_name, available, make) => {
+  it.runIf(available)("streams a file of several parts in and out, create-only, byte for byte", async () => {
+    const store = await make();
+    const file = patternedFile(150); // three parts of 64 MiB (the last one short)
+    const digest = await digestFile(file);
+    expect(digest.parts).toHaveLength(3);
+    await store.putFile(`snapshot/blobs/${digest.sha256}`, file, digest, { ifAbsent: true });
+    await expect(store.putFile(`snapshot/blobs/${digest.sha256}`, file, digest, { ifAbsent: true })).rejects.toBeInstanceOf(PreconditionFailed);
+    const back = join(mkdtempSync(join(tmpdir(), "spotjob-back-")), "back.bin");
+    expect(await store.getToFile(`snapshot/blobs/${digest.sha256}`, back)).toBe(true);
+    expect(await sha256File(back)).toBe(digest.sha256);
+    expect(await store.getToFile("snapshot/blobs/none", back)).toBe(false);
+    expect(await store.list("uploads/")).toEqual([]); // no staging left behind
+    // A small file: one request.
+    const small = join(mkdtempSync(join(tmpdir(), "spotjob-small-")), "s.json");
+    writeFileSync(small, "{}");
+    const d2 = await digestFile(small);
+    await store.putFile(`snapshot/blobs/${d2.sha256}`, small, d2, { ifAbsent: true });
+    expect((await store.get(`snapshot/blobs/${d2.sha256}`))!.body.toString()).toBe("{}");
+  }, 120_000);
+
   it.runIf(available)("stores, lists and deletes objects under its prefix", async () => {
     const store = await make();
     expect(await store.get("missing")).toBeUndefined();
@@ -102,8 +140,62 @@ describe.each(factories)("%s store", (_name, available, make) => {
   });
 });
 
+describe("s3 (moto_server) multipart uploads", () => {
+  it.runIf(hasMoto)("an interrupted upload's parts are reused, stale uploads of the key aborted, none left behind", async () => {
+    const bucket = `multipart-${++n}`;
+    const client = new S3Client({ endpoint: moto!.endpoint, forcePathStyle: true, maxAttempts: 1 });
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const file = patternedFile(200, 7); // four parts
+    const digest = await digestFile(file);
+    const key = `jobs/demo/snapshot/blobs/${digest.sha256}`;
+    const body = readFileSync(file);
+    // A stale upload of the same key, then the one a crash interrupted after its first two parts.
+    await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: "SHA256" }));
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: "SHA256" }));
+    for (const n of [1, 2]) {
+      const part = body.subarray((n - 1) * digest.partSize, n * digest.partSize);
+      await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: part, ChecksumSHA256: Buffer.from(digest.parts[n - 1], "hex").toString("base64") }));
+    }
+    const calls: string[] = [];
+    const counted = new S3Client({ endpoint: moto!.endpoint, forcePathStyle: true, maxAttempts: 1 });
+    counted.middlewareStack.add((next, context) => (args) => (calls.push(context.commandName as string), next(args)), { step: "initialize", name: "countCalls" });
+    const store = new S3Store(bucket, "jobs/demo", { client: counted });
+    await store.putFile(`snapshot/blobs/${digest.sha256}`, file, digest, { ifAbsent: true });
+    expect(calls.filter((c) => c === "UploadPartCommand")).toHaveLength(2); // parts 3 and 4 only
+    expect(calls).toContain("AbortMultipartUploadCommand"); // the stale one
+    expect(calls).not.toContain("CreateMultipartUploadCommand");
+    expect(calls).toContain("CompleteMultipartUploadCommand");
+    expect((await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual([]);
+    const back = join(mkdtempSync(join(tmpdir(), "spotjob-back-")), "back.bin");
+    await store.getToFile(`snapshot/blobs/${digest.sha256}`, back);
+    expect(await sha256File(back)).toBe(digest.sha256);
+  }, 120_000);
+});
+
 // S3 checks the SDK's CRC32 (or our SHA-256) on PUT and answers BadDigest, which is retried (see retry.test.ts);
 // moto 5.2.1 does not check it, so only GCS, whose check is the client's own, is tested end to end here.
+describe("gcs (fake-gcs-server) composite uploads", () => {
+  it.runIf(hasGcs)("compose level by level, reuse a part an earlier attempt left, and leave nothing under uploads/", async () => {
+    const bucket = `bucket-${++n}`;
+    await createGcsBucket(gcs!, bucket);
+    // Two sources per compose: the three parts of a 150 MiB file take two levels, as 33+ parts do at GCS's 32.
+    const store = new GcsStore(bucket, "jobs/demo", { composeMax: 2 });
+    const file = patternedFile(150, 7);
+    const digest = await digestFile(file);
+    // An earlier attempt sent the second part and then failed: it is there, under its own hash.
+    const part = Buffer.alloc(digest.partSize);
+    const fd = openSync(file, "r");
+    readSync(fd, part, 0, part.length, digest.partSize);
+    closeSync(fd);
+    await new GcsStore(bucket, "jobs/demo").put(`uploads/${digest.sha256}/00001-${digest.parts[1]}`, part);
+    await store.putFile(`snapshot/blobs/${digest.sha256}`, file, digest, { ifAbsent: true });
+    const back = join(mkdtempSync(join(tmpdir(), "spotjob-back-")), "back.bin");
+    expect(await store.getToFile(`snapshot/blobs/${digest.sha256}`, back)).toBe(true);
+    expect(await sha256File(back)).toBe(digest.sha256);
+    expect(await store.list("uploads/")).toEqual([]);
+  }, 120_000);
+});
+
 describe("gcs (fake-gcs-server) store behind a link that corrupts a body in transit", () => {
   it.runIf(hasGcs)("never keeps the corrupted copy: the write is checked end to end and sent again", async () => {
     const bucket = `corrupt-${++n}`;

@@ -14,7 +14,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { instancePolicy, allows } from "../../infra/aws/policy";
+import { instancePolicy } from "../../infra/aws/policy";
+import { allows } from "../helpers/iam-simulator";
 import type { JobStatus } from "../../runtime/status";
 import { LocalDirStore } from "../../runtime/store/local-dir";
 import type { SupervisorPolicy } from "../../runtime/supervisor/decide";
@@ -23,6 +24,7 @@ import type { SupervisorConfig } from "../../runtime/supervisor/lambda";
 import { openStore } from "../../runtime/store/open";
 import { awsInstanceEnv, emulatorEnv, requireBinary, startMoto, type Emulator } from "../helpers/emulators";
 import { buildRuntime } from "../helpers/runtime-bundle";
+import { failedLaunch, stubAutoScaling } from "../helpers/stub-autoscaling";
 
 const hasMoto = requireBinary("moto_server");
 let moto: Emulator | undefined;
@@ -62,6 +64,13 @@ async function running(j: SupervisedJob): Promise<Record<string, { desired: numb
 }
 
 describe.runIf(hasMoto)("supervisor on moto_server", () => {
+  it("reads the groups' scaling activities (moto answers none) and, with no failed launch, records none", async () => {
+    const j = await job(1, 0, { state: "RUNNING" });
+    const d = await superviseOnce(j, client, min(10));
+    expect(d.state.launchFailure).toBeUndefined();
+    expect(JSON.parse((await j.store.get(SUPERVISOR_STATE_KEY))!.body.toString()).launchFailure).toBeUndefined();
+  });
+
   it("leaves a healthy job alone", async () => {
     const j = await job(1, 0, { state: "RUNNING" });
     const d = await superviseOnce(j, client, min(10));
@@ -112,9 +121,10 @@ describe.runIf(hasMoto)("supervisor on moto_server", () => {
     const out = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [j.spot.name] }));
     const arn = out.AutoScalingGroups![0].AutoScalingGroupARN!;
     const role = instancePolicy({ region: "us-east-1", accountId: "123456789012", bucket: "b", prefix: "p", groupNames: [j.spot.name, j.onDemand!.name], secrets: [] });
-    expect(allows(role, "autoscaling:SetDesiredCapacity", arn)).toBe(true);
-    expect(allows(role, "autoscaling:SetDesiredCapacity", arn.replace(`autoScalingGroupName/${j.spot.name}`, "autoScalingGroupName/other-job-spot"))).toBe(false);
-    expect(allows(role, "autoscaling:DescribeAutoScalingGroups", "*")).toBe(true);
+    expect(await allows(role, "autoscaling:SetDesiredCapacity", arn)).toBe(true);
+    expect(await allows(role, "autoscaling:SetDesiredCapacity", arn.replace(`autoScalingGroupName/${j.spot.name}`, "autoScalingGroupName/other-job-spot"))).toBe(false);
+    // Describing groups is the supervisor's, not the instance's (test/infra/aws-policy-calls.test.ts: no instance call needs it).
+    expect(await allows(role, "autoscaling:DescribeAutoScalingGroups", "*")).toBe(false);
   });
 
   it("the instance scales its own groups to zero when its job ends", async () => {
@@ -213,3 +223,49 @@ describe.runIf(hasMoto)("the supervisor's Lambda handler on moto_server", () => 
   });
 });
 
+
+/**
+ * A launch that fails for a reason other than capacity, through superviseOnce. moto 5.2.1's
+ * DescribeScalingActivities always answers an empty list, so the failed activities are staged by a stub
+ * client answering in the shapes AWS documents (test/helpers/stub-autoscaling.ts).
+ */
+describe("the supervisor against failed launches (stubbed Auto Scaling: moto records no scaling activities)", () => {
+  const QUOTA = "Could not launch Spot Instances. MaxSpotInstanceCountExceeded - Max spot instance count exceeded. Launching EC2 instance failed.";
+  const NO_CAPACITY = "Could not launch Spot Instances. InsufficientInstanceCapacity - There is no Spot capacity available that matches your request. Launching EC2 instance failed.";
+  const store = () => new LocalDirStore(mkdtempSync(join(tmpdir(), "spotjob-launch-failure-")));
+  const jobOn = (s: LocalDirStore): SupervisedJob => ({ store: s, spot: { name: "job-spot", pricePerHour: 0.4 }, onDemand: { name: "job-ondemand", pricePerHour: 1 }, policy });
+
+  it("a zero spot quota: no fallback, every group to zero, the failure and its fix in the state and the events", async () => {
+    const groups = [
+      { name: "job-spot", desired: 1, instanceTypes: ["g5.xlarge", "g6.xlarge"], market: "spot" as const, activities: [failedLaunch("job-spot", new Date(min(-5)), QUOTA), failedLaunch("job-spot", new Date(min(0)), QUOTA)] },
+      { name: "job-ondemand", desired: 0, instanceTypes: ["g5.xlarge"], market: "on-demand" as const, activities: [] },
+    ];
+    const { client: stub, calls } = stubAutoScaling(groups, "us-west-2");
+    const j = jobOn(store());
+    const d = await superviseOnce(j, stub, min(1));
+    expect(calls).toEqual(expect.arrayContaining(["DescribeScalingActivities job-spot", "DescribeScalingActivities job-ondemand", "SetDesiredCapacity job-spot=0"]));
+    expect(groups.map((g) => g.desired)).toEqual([0, 0]);
+    const saved = JSON.parse((await j.store.get(SUPERVISOR_STATE_KEY))!.body.toString());
+    expect(saved.launchFailure).toMatchObject({ kind: "quota", message: QUOTA, group: "job-spot", at: new Date(min(0)).toISOString() });
+    expect(saved.launchFailure.fix).toMatch(/"All G and VT Spot Instance Requests" \(L-3819A6DF\) in us-west-2/);
+    const events = await j.store.list("supervisor/events/");
+    expect(JSON.parse((await j.store.get(events[0]))!.body.toString())).toMatchObject({ scale: { "job-spot": 0 }, launch_failure: { kind: "quota" } });
+    expect(d.events[0]).toMatch(/launch failed in job-spot \(quota, not missing capacity\)/);
+    // Twenty minutes on, far past the fallback window: still nothing launched.
+    const later = await superviseOnce(j, stub, min(21));
+    expect(later.scale).toEqual({});
+    expect(groups.map((g) => g.desired)).toEqual([0, 0]);
+  });
+
+  it("no spot capacity: waits, then starts the on-demand fallback as before", async () => {
+    const groups = [
+      { name: "job-spot", desired: 1, instanceTypes: ["g5.xlarge"], market: "spot" as const, activities: [failedLaunch("job-spot", new Date(min(0)), NO_CAPACITY)] },
+      { name: "job-ondemand", desired: 0, instanceTypes: ["g5.xlarge"], market: "on-demand" as const, activities: [] },
+    ];
+    const { client: stub } = stubAutoScaling(groups);
+    const j = jobOn(store());
+    expect((await superviseOnce(j, stub, min(1))).scale).toEqual({});
+    expect((await superviseOnce(j, stub, min(12))).scale).toEqual({ "job-ondemand": 1, "job-spot": 0 });
+    expect(JSON.parse((await j.store.get(SUPERVISOR_STATE_KEY))!.body.toString()).launchFailure).toBeUndefined();
+  });
+});

@@ -1,6 +1,7 @@
 /** `secrets:` by reference: parsing, validation (never echoing a value), and the references the infra grants. */
 import { describe, expect, it } from "vitest";
 import { formatDiagnostic, jobSpecJsonSchema, parseSecretReference, parseSpec, SECRET_REFERENCE_PATTERN, secretReferences } from "../../core/spec";
+import { referenceText, secretKmsKeys, unqualifiedParameters } from "../../core/spec/secrets";
 
 const H = "provider: aws\ngpu_type: L4\nrun: python3 train.py\n";
 const SM = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf-token-AbCdEf";
@@ -30,8 +31,8 @@ describe("secrets in a spec", () => {
     expect(secretReferences(result.loaded.spec)).toEqual([
       { env: "HF_TOKEN", kind: "ssm", ref: "/team/hf-token" },
       { env: "WANDB_API_KEY", kind: "ssm", ref: "wandb-key" },
-      { env: "DB_PASSWORD", kind: "secretsmanager", ref: SM },
-      { env: "GOV", kind: "secretsmanager", ref: "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db/pw" },
+      { env: "DB_PASSWORD", kind: "secretsmanager", ref: SM, region: "us-east-1" },
+      { env: "GOV", kind: "secretsmanager", ref: "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db/pw", region: "us-gov-west-1" },
     ]);
   });
 
@@ -70,9 +71,14 @@ describe("secrets in a spec", () => {
     ["ssm:/team/x/", "invalid_reference", "no trailing", undefined],
     ["ssm:", "invalid_reference", "names no parameter", undefined],
     ["SSM:/team/x", "unknown_scheme", "lowercase", "ssm:/team/x"],
-    ["arn:aws:ssm:us-east-1:123456789012:parameter/team/x", "invalid_reference", "by name, not by ARN", "ssm:/team/x"],
+    ["arn:aws:ssm:us-east-1:1234:parameter/team/x", "invalid_reference", "arn:aws:ssm:<region>:<account>:parameter/<name>", "ssm:<region>:<name>"],
+    ["arn:aws:ssm:us-east-1:123456789012:parameter//team/x", "invalid_reference", "arn:aws:ssm:<region>:<account>:parameter/<name>", undefined],
+    ["ssm:arn:aws:ssm:us-east-1:123456789012:parameter/team/x", "invalid_reference", "without `ssm:`", "arn:aws:ssm:us-east-1:123456789012:parameter/team/x"],
+    ["ssm:europe:/team/x", "invalid_reference", "`europe` is not an AWS region", "ssm:eu-west-1:/team/hf-token"],
+    ["ssm:eu-west-1:team/x", "invalid_reference", "starts with `/`", "ssm:eu-west-1:/team/x"],
+    ["ssm:eu-west-1:", "invalid_reference", "names no parameter", undefined],
     ["arn:aws:secretsmanager:us-east-1:1234:secret:x", "invalid_reference", "arn:aws:secretsmanager:<region>:<account>:secret:<name>", "describe-secret"],
-    ["arn:aws:s3:::bucket/key", "unknown_scheme", "only Secrets Manager ARNs", undefined],
+    ["arn:aws:s3:::bucket/key", "unknown_scheme", "only SSM parameter ARNs", undefined],
     ["vault:secret/data/x", "unknown_scheme", "`vault:`", undefined],
     ["gcp-sm:projects/p/secrets/s", "unknown_scheme", "`gcp-sm:`", undefined],
     ["hunter2hunter2", "secret_literal", "looks like the secret's value", undefined],
@@ -113,13 +119,57 @@ describe("secrets in a spec", () => {
     expect(prop.description).toMatch(/^spotjob: /);
     expect(prop.additionalProperties.pattern).toBe(SECRET_REFERENCE_PATTERN);
     const pattern = new RegExp(SECRET_REFERENCE_PATTERN);
-    for (const ok of ["ssm:/team/hf-token", "ssm:plain", SM, "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x"]) {
+    for (const ok of ["ssm:/team/hf-token", "ssm:plain", "ssm:eu-west-1:/team/x", "ssm:ap-southeast-2:plain", "arn:aws:ssm:eu-west-1:123456789012:parameter/team/x", SM, "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x"]) {
       expect(pattern.test(ok), ok).toBe(true);
       expect(parseSecretReference(ok).ok, ok).toBe(true);
     }
-    for (const bad of ["hunter2hunter2", "ssm://x", "vault:x", "arn:aws:secretsmanager:us-east-1:1:secret:x", `${SM}\nmore`]) {
+    for (const bad of ["hunter2hunter2", "ssm://x", "vault:x", "ssm:europe:/x", "ssm:eu-west-1:/a:b", "arn:aws:ssm:eu-west-1:123456789012:parameter/", "arn:aws:secretsmanager:us-east-1:1:secret:x", `${SM}\nmore`]) {
       expect(pattern.test(bad), bad).toBe(false);
       expect(parseSecretReference(bad).ok, bad).toBe(false);
     }
+  });
+
+  it("an SSM reference may name its region, as `ssm:<region>:<name>` or the parameter's ARN; a Secrets Manager ARN names its own", () => {
+    const arn = "arn:aws:ssm:eu-west-1:210987654321:parameter/team/hf-token";
+    const result = parseSpec(`${H}secrets:\n  A: ssm:/team/a\n  B: ssm:eu-west-1:/team/b\n  C: ssm:ap-south-1:plain-name\n  D: ${arn}\n  E: ${SM}\n`, "s.yaml");
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    const refs = secretReferences(result.loaded.spec);
+    expect(refs).toEqual([
+      { env: "A", kind: "ssm", ref: "/team/a" },
+      { env: "B", kind: "ssm", ref: "/team/b", region: "eu-west-1" },
+      { env: "C", kind: "ssm", ref: "plain-name", region: "ap-south-1" },
+      // GetParameter takes the ARN as its name (and must, for a parameter shared from another account).
+      { env: "D", kind: "ssm", ref: arn, region: "eu-west-1" },
+      { env: "E", kind: "secretsmanager", ref: SM, region: "us-east-1" },
+    ]);
+    expect("region" in refs[0]).toBe(false);
+    // Written back as the spec has them: what messages and the role's grants use.
+    expect(refs.map(referenceText)).toEqual(["ssm:/team/a", "ssm:eu-west-1:/team/b", "ssm:ap-south-1:plain-name", arn, SM]);
+    expect(unqualifiedParameters(result.loaded.spec).map((r) => r.env)).toEqual(["A"]);
+    // A name never holds `:`, so a plain name that looks like a region is still a name.
+    expect(parseSecretReference("ssm:eu-west-1")).toMatchObject({ ok: true, ref: "eu-west-1" });
+    expect(parseSecretReference("ssm:eu-west-1").ok && "region" in parseSecretReference("ssm:eu-west-1")).toBe(false);
+  });
+
+  it("secrets_kms_keys takes KMS key ARNs; an alias, a key id or anything else is a located error", () => {
+    const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const mrk = "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+    const result = parseSpec(`${H}secrets:\n  A: ssm:eu-west-1:/team/a\nsecrets_kms_keys:\n  - ${key}\n  - ${mrk}\n  - ${key}\n`, "s.yaml");
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    expect(secretKmsKeys(result.loaded.spec)).toEqual([key, mrk]);
+    expect(secretKmsKeys({})).toEqual([]);
+    const errors = errorsOf(`${H}secrets:\n  A: ssm:/team/a\nsecrets_kms_keys:\n  - alias/team-secrets\n  - 1234abcd-12ab-34cd-56ef-1234567890ab\n`);
+    expect(errors.map((e) => ({ code: e.code, path: e.path, line: e.line }))).toEqual([
+      { code: "invalid_kms_key", path: "secrets_kms_keys[0]", line: 7 },
+      { code: "invalid_kms_key", path: "secrets_kms_keys[1]", line: 8 },
+    ]);
+    expect(errors[0].message).toContain("alias");
+    expect(errors[0].hint).toContain("aws kms describe-key --key-id alias/<name>");
+    expect(errors[1].message).toContain("arn:aws:kms:<region>:<account>:key/<key id>");
+    expect(errorsOf(`provider: gcp\ngpu_type: L4\nrun: x\nsecrets_kms_keys: [${key}]\n`)[0]).toMatchObject({ code: "secret_wrong_provider", path: "secrets_kms_keys" });
+    const schema = (jobSpecJsonSchema() as { properties: Record<string, { items: { pattern: string } }> }).properties.secrets_kms_keys;
+    const pattern = new RegExp(schema.items.pattern);
+    expect([key, mrk].every((k) => pattern.test(k))).toBe(true);
+    expect(["alias/x", "arn:aws:kms:eu-west-1:123456789012:alias/x", `${key}x`].some((k) => pattern.test(k))).toBe(false);
   });
 });
