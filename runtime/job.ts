@@ -111,6 +111,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
     attempts: (previous?.attempts ?? 0) + 1,
     started_at: previous?.started_at ?? now,
     heartbeat_at: now,
+    run_seconds: previous?.run_seconds ?? 0,
   });
   const log = new RunLog(store, join(o.stateDir, "logs"), status.current.attempts);
   await log.salvage().catch((e) => events.warn(`could not copy earlier logs to the store: ${(e as Error).message}`));
@@ -129,7 +130,13 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   // A stop reaches the job's processes only after the snapshot mirror has kept
   // a complete copy of what they wrote (at most a second, see `capture`), so a
   // progress file is not caught half-rewritten; a second signal skips the wait.
-  const stopRequested = AbortSignal.any([o.signal, lost.signal]);
+  // max_runtime_minutes caps the job's running time, all attempts together: reaching it stops the job as a signal
+  // does (progress saved), and it ends FAILED, saying so.
+  const capped = new AbortController();
+  const capMinutes = spec.max_runtime_minutes;
+  const capTimer = capMinutes === undefined ? undefined : setTimeout(() => capped.abort(new Error(capReached(capMinutes))), Math.max(0, capMinutes * 60_000 - status.runSeconds() * 1000));
+  capTimer?.unref();
+  const stopRequested = AbortSignal.any([o.signal, lost.signal, capped.signal]);
   const stopGate = new AbortController();
   const signal = stopGate.signal;
   const passStop = () => stopGate.abort(stopRequested.reason ?? new Error("stopped"));
@@ -161,6 +168,9 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   };
   const finish = async (state: JobState, exitCode: number, message: string, extra: { sweep?: SweepOutcome } = {}): Promise<JobResult> => {
     clearInterval(heartbeat);
+    clearTimeout(capTimer);
+    // Stopped by the cap, not by a signal: the job did not finish, and running it again will not give it more time.
+    if (state === "INTERRUPTED" && capped.signal.aborted && !o.signal.aborted) [state, exitCode, message] = ["FAILED", RUNTIME_EXIT.failed, `${(capped.signal.reason as Error).message} (${message}); progress is saved: raise max_runtime_minutes and run again to go on`];
     message = redactor.apply(message);
     let saveError: string | undefined;
     if (mirroring) {
@@ -276,6 +286,10 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
     const message = (e as Error).message;
     return await finish(signal.aborted ? "INTERRUPTED" : "FAILED", signal.aborted ? RUNTIME_EXIT.interrupted : RUNTIME_EXIT.failed, message);
   }
+}
+
+function capReached(minutes: number): string {
+  return `max_runtime_minutes (${minutes}) reached`;
 }
 
 function expandOrThrow(spec: ResolvedSpec): SweepItem[] {

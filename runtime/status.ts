@@ -20,6 +20,8 @@ export interface JobStatus {
   attempts: number;
   started_at: string;
   heartbeat_at: string;
+  /** Seconds the runtime has run this job, all attempts together (what `max_runtime_minutes` caps on this machine). */
+  run_seconds?: number;
   finished_at?: string;
   last_error?: string;
   stop_reason?: string;
@@ -43,26 +45,53 @@ export async function readLaunchFailure(store: Store): Promise<LaunchFailure | u
   }
 }
 
+/** The runtime rewrites the status every 15 s while it lives: a heartbeat older than this (its lease's life) means it is gone. */
+export const HEARTBEAT_STALE_SECONDS = 60;
+
+/**
+ * What a status says now: a job recorded as setting up or running whose
+ * heartbeat has stopped is LOST (its runtime was killed, crashed, or its
+ * machine went away), whatever the status last said.
+ */
+export function liveState(s: Pick<JobStatus, "state" | "heartbeat_at">, now = Date.now()): { state: JobState | "LOST"; heartbeatAgeSeconds: number } {
+  const heartbeatAgeSeconds = Math.max(0, Math.round((now - Date.parse(s.heartbeat_at)) / 1000));
+  const active = s.state === "SETTING_UP" || s.state === "RUNNING";
+  return { state: active && heartbeatAgeSeconds > HEARTBEAT_STALE_SECONDS ? "LOST" : s.state, heartbeatAgeSeconds };
+}
+
 export async function readStatus(store: Store): Promise<JobStatus | undefined> {
   const object = await store.get(STATUS_KEY);
   return object ? (JSON.parse(object.body.toString()) as JobStatus) : undefined;
 }
 
-/** Serialises status writes so a heartbeat never overwrites a newer transition. */
+/**
+ * Serialises status writes so a heartbeat never overwrites a newer
+ * transition; every write carries the heartbeat and the running time so far
+ * (earlier attempts' `run_seconds` plus this one's).
+ */
 export class StatusWriter {
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly since = Date.now();
+  private readonly before: number;
 
   constructor(
     private readonly store: Store,
     private status: JobStatus,
-  ) {}
+  ) {
+    this.before = status.run_seconds ?? 0;
+  }
 
   get current(): Readonly<JobStatus> {
     return this.status;
   }
 
+  /** Seconds this job has run, all attempts together, as of now. */
+  runSeconds(): number {
+    return this.before + (Date.now() - this.since) / 1000;
+  }
+
   update(change: Partial<JobStatus>): Promise<void> {
-    this.status = { ...this.status, ...change, heartbeat_at: new Date().toISOString() };
+    this.status = { ...this.status, ...change, heartbeat_at: new Date().toISOString(), run_seconds: Math.round(this.runSeconds()) };
     const snapshot = JSON.stringify(this.status, null, 2);
     const write = this.chain.then(() => this.store.put(STATUS_KEY, snapshot));
     this.chain = write.catch(() => undefined);

@@ -3,7 +3,7 @@
  * read what the runtime keeps in the job's store, wherever it runs.
  */
 import { openStore } from "../../runtime/store/open";
-import { readLaunchFailure, readStatus, type JobStatus, type LaunchFailure } from "../../runtime/status";
+import { liveState, readLaunchFailure, readStatus, type JobStatus, type LaunchFailure } from "../../runtime/status";
 import { CliError, EXIT } from "../exit-codes";
 import { style } from "../render/style";
 import { jobHome } from "./job-home";
@@ -31,7 +31,9 @@ export async function statusCommand(specFile: string, options: { store?: string;
     else process.stderr.write(`job ${where.job} has not run yet: nothing in ${where.url}\n  start it with \`spotjob run ${specFile}\` or \`pulumi up\`\n`);
     return EXIT.error;
   }
-  if (options.json) process.stdout.write(`${JSON.stringify({ ok: true, store: where.url, ...status, ...(launchFailure ? { launch_failure: launchFailure } : {}) })}\n`);
+  const live = liveState(status);
+  // `state` is what is true now (LOST when the heartbeat stopped); `recorded_state` what the runtime last wrote.
+  if (options.json) process.stdout.write(`${JSON.stringify({ ok: true, store: where.url, ...status, state: live.state, recorded_state: status.state, heartbeat_age_seconds: live.heartbeatAgeSeconds, ...(launchFailure ? { launch_failure: launchFailure } : {}) })}\n`);
   else process.stdout.write(formatStatus(status, where.url, Date.now(), launchFailure));
   return EXIT.ok;
 }
@@ -58,15 +60,18 @@ export function formatLaunchFailure(f: LaunchFailure): string {
 
 export function formatStatus(s: JobStatus, storeUrl: string, now = Date.now(), launchFailure?: LaunchFailure): string {
   const paint = style();
-  const colour = s.state === "SUCCEEDED" ? paint.green : s.state === "FAILED" ? paint.red : s.state === "INTERRUPTED" ? paint.yellow : paint.bold;
-  const ago = (iso: string) => {
-    const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-    return seconds < 120 ? `${seconds} s ago` : seconds < 7200 ? `${Math.round(seconds / 60)} min ago` : `${(seconds / 3600).toFixed(1)} h ago`;
-  };
+  const live = liveState(s, now);
+  const colour = s.state === "SUCCEEDED" ? paint.green : s.state === "FAILED" || live.state === "LOST" ? paint.red : s.state === "INTERRUPTED" ? paint.yellow : paint.bold;
+  const duration = (seconds: number) => (seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`);
+  const ago = (iso: string) => `${duration(Math.max(0, Math.round((now - Date.parse(iso)) / 1000)))} ago`;
+  const state =
+    live.state === "LOST"
+      ? `${colour("LOST")} (recorded ${s.state}, but no heartbeat for ${duration(live.heartbeatAgeSeconds)}: its runtime was killed, crashed or lost its machine; run it again to resume, nothing finished is lost)`
+      : colour(s.state);
   const lines = [
-    `job        ${s.job}: ${colour(s.state)}${s.exit_code !== undefined ? ` (exit ${s.exit_code})` : ""}`,
+    `job        ${s.job}: ${state}${s.exit_code !== undefined ? ` (exit ${s.exit_code})` : ""}`,
     ...(s.items.total > 0 ? [`items      ${s.items.done}/${s.items.total} done, ${s.items.failed} failed, ${s.items.total - s.items.done - s.items.failed} pending`] : []),
-    `attempts   ${s.attempts}`,
+    `attempts   ${s.attempts}${s.run_seconds !== undefined ? `, ${duration(s.run_seconds)} running in all` : ""}`,
     `started    ${s.started_at} (${ago(s.started_at)})`,
     `heartbeat  ${s.heartbeat_at} (${ago(s.heartbeat_at)}) by ${s.holder}`,
     ...(s.finished_at ? [`finished   ${s.finished_at}`] : []),

@@ -1,6 +1,6 @@
 /** `spotjob plan` as users run it: the built CLI, real files, exit codes and JSON. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +25,12 @@ function spec(text: string): string {
 }
 
 describe("spotjob plan on the users' reference specs", () => {
+  it("--version says the package's version, not `dev`", () => {
+    const run = spawnSync(process.execPath, [cli, "--version"], { encoding: "utf8" });
+    const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+    expect(run.stdout).toBe(`spotjob ${version}\n`);
+  });
+
   it("AWS H100: the single-H100 instance on spot, on-demand fallback, guards pass", () => {
     const { code, json, stdout } = plan(join(reference, "confinement_h100_aws.yaml"), "--json");
     expect(code).toBe(0);

@@ -3,7 +3,7 @@
  * sweep, kill -9 and Ctrl-C, then the same command again.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -119,6 +119,25 @@ describe("spotjob run", () => {
     expect(new Set(j.executions()).size).toBe(8);
     expect(j.executions().length).toBeLessThanOrEqual(10);
   }, 60_000);
+
+  it("max_runtime_minutes stops the job (progress saved) and fails it saying so; earlier attempts' running time counts", () => {
+    const dir = mkdtempSync(join(tmpdir(), "spotjob-cap-"));
+    writeFileSync(join(dir, "job.yaml"), ["provider: local", "name: capped", "max_runtime_minutes: 60", 'run: echo started; sleep 600', ""].join("\n"));
+    // Earlier attempts ran 59 min 57 s: 3 s are left (a fresh store's job would have the whole hour).
+    const home = join(dir, ".spotjob", "capped");
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, "status.json"), JSON.stringify({ job: "capped", state: "INTERRUPTED", holder: "h", items: { done: 0, failed: 0, total: 0 }, attempts: 1, started_at: "2026-12-01T00:00:00.000Z", heartbeat_at: "2026-12-01T01:00:00.000Z", run_seconds: 3597 }));
+    const t0 = Date.now();
+    const run = spawnSync(process.execPath, [cli, "run", "job.yaml"], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 120_000 });
+    const output = run.stdout + run.stderr;
+    expect(run.status, output).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(60_000); // not the 600 s the job asked for
+    expect(output).toMatch(/FAILED: max_runtime_minutes \(60\) reached \(stopped during run\); progress is saved: raise max_runtime_minutes and run again to go on/);
+    const status = JSON.parse(readFileSync(join(home, "status.json"), "utf8")) as { state: string; attempts: number; run_seconds: number; last_error: string };
+    expect(status).toMatchObject({ state: "FAILED", attempts: 2 });
+    expect(status.run_seconds).toBeGreaterThanOrEqual(3600);
+    expect(status.last_error).toMatch(/max_runtime_minutes \(60\) reached/);
+  }, 120_000);
 
   it("a second instance of the same job exits (--exit-if-busy) naming the holder, or waits and finds the work done", async () => {
     const j = job(6, 0.1, "", {}, true);
