@@ -20,9 +20,10 @@ Usage:
   spotjob plan <spec.yaml> [--json] [--catalog FILE] [--resources]
       Check a job spec and show what it will run on and cost: offline, no credentials.
       --resources also lists every resource \`pulumi up\` would create (the real program, run under mocks).
-  spotjob run <spec.yaml> [--store URL]
+  spotjob run <spec.yaml> [--store URL] [--exit-if-busy]
       Run the job on this machine; run it again after Ctrl-C or kill -9 to resume.
       Progress is kept in .spotjob/<job>/ (or URL: a directory, s3://, gs://).
+      --exit-if-busy exits (status 4) when another instance holds the job, instead of waiting for it.
   spotjob status <spec.yaml> [--store URL] [--json]
       Where the job stands: state, items done/failed/total, attempts, last error.
   spotjob logs <spec.yaml> [--store URL] [--attempt N]
@@ -33,8 +34,10 @@ Usage:
 
 Launch, preview and tear down a job with Pulumi: pulumi up / preview / destroy.
 
-Exit status: 0 ok, 1 other error, 2 invalid spec or unsupported provider,
-3 cost guard violated.
+Exit status: 0 ok (run: the job succeeded), 1 other error (run: the job failed),
+2 invalid spec or unsupported provider, 3 cost guard violated,
+4 run: another instance holds the job (--exit-if-busy),
+75 run: interrupted (Ctrl-C, SIGTERM, a spot notice); run it again to resume.
 `;
 
 interface Command {
@@ -106,7 +109,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new CliError(`${(e as Error).message.replace(/\. To specify a positional.*$/s, "")}\nusage: ${command.summary}`);
+    const message = (e as Error).message.replace(/\. To specify a positional.*$/s, "");
+    // A mistyped flag: the nearest one this command takes.
+    const flag = /^Unknown option '(--?[^']+)'/.exec(message)?.[1];
+    const guess = flag && closest(flag.replace(/^-+/, ""), Object.keys(command.options ?? {}));
+    throw new CliError(`${message}${guess ? `; did you mean \`--${guess}\`?` : ""}\nusage: ${command.summary}`);
   }
   return command.run(parsed.positionals, parsed.values);
 }

@@ -3,8 +3,7 @@
  * `spotjob run` both come through here.
  */
 import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import type { ResolvedSpec } from "../core/spec/load";
+import { workdirOf, type ResolvedSpec } from "../core/spec/load";
 import { consoleEvents, stopOnSignals } from "./console";
 import { ownGroups, scaleOwnGroupsToZero } from "./cloud/aws-groups";
 import { watchSpotNotice } from "./cloud/aws-notice";
@@ -25,7 +24,7 @@ export interface LaunchOptions {
 export async function launch(o: LaunchOptions): Promise<JobResult> {
   const events = consoleEvents();
   const store = openStore(o.storeUrl);
-  const workDir = resolve(dirname(o.specFile), o.spec.workdir || ".");
+  const workDir = workdirOf({ file: o.specFile, spec: o.spec });
   mkdirSync(o.stateDir, { recursive: true });
   const controller = new AbortController();
   const hurry = new AbortController();

@@ -3,7 +3,9 @@
  * same runtime the cloud instances use. Run it again after Ctrl-C or kill -9
  * and it resumes.
  */
+import { missingWorkdir } from "../../core/spec/load";
 import { launch } from "../../runtime/launch";
+import { printDiagnostics } from "../render/diagnostics";
 import { EXIT } from "../exit-codes";
 import { jobHome } from "./job-home";
 import { loadOrReport } from "./load";
@@ -12,6 +14,11 @@ export async function runCommand(specFile: string, options: { store?: string; ex
   const loaded = loadOrReport(specFile);
   if (typeof loaded === "number") return loaded;
   const { spec } = loaded;
+  const workdir = missingWorkdir(loaded);
+  if (workdir) {
+    printDiagnostics([workdir], loaded.source.text);
+    return EXIT.invalidSpec;
+  }
   if (spec.provider !== "local") {
     process.stderr.write(`spotjob: note: ${specFile} says provider: ${spec.provider}; \`spotjob run\` runs it here, on this machine (use \`pulumi up\` to launch it on ${spec.provider})\n`);
   }

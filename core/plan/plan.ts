@@ -6,7 +6,7 @@ import { CatalogError, loadCatalog, type Catalog } from "../catalog/catalog";
 import { evaluateGuards, guardDiagnostics, type GuardReport } from "../guards/cost";
 import { selectOffers, type Selection } from "../offers/select";
 import type { Diagnostic } from "../spec/diagnostics";
-import { loadSpecFile, unsupportedProvider, type LoadedSpec } from "../spec/load";
+import { loadSpecFile, missingWorkdir, unsupportedProvider, type LoadedSpec } from "../spec/load";
 import { referenceText, unqualifiedParameters } from "../spec/secrets";
 
 export interface PlanOptions {
@@ -34,7 +34,7 @@ export function planFile(file: string, options: PlanOptions = {}): Plan {
 }
 
 export function planSpec(loaded: LoadedSpec, options: PlanOptions = {}): Plan {
-  const unsupported = unsupportedProvider(loaded);
+  const unsupported = unsupportedProvider(loaded) ?? missingWorkdir(loaded);
   if (unsupported) return { outcome: "invalid", loaded, errors: [unsupported], warnings: loaded.warnings };
   let catalog: Catalog | undefined;
   const provider = loaded.spec.provider;

@@ -4,7 +4,7 @@
  * problem comes back as a located diagnostic.
  */
 import { readFileSync, statSync } from "node:fs";
-import { basename, extname } from "node:path";
+import { basename, dirname, extname, resolve } from "node:path";
 import { isMap, isScalar, visit, type Scalar } from "yaml";
 import { formatPath, type Diagnostic, type PathPart, type Severity } from "./diagnostics";
 import { explainIssue } from "./issues";
@@ -129,6 +129,7 @@ export function parseSpec(text: string, file: string): SpecResult {
     return at(pos.line, pos.column, formatPath(path), code, message, hint, severity);
   };
 
+  for (const w of readYaml11Booleans(data)) warnings.push(located(w.path, "yaml11_boolean", w.message, w.hint, "warning"));
   const parsed = JobSpecSchema.safeParse(dropNulls(data), { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -287,4 +288,62 @@ function yamlHint(code: string): string | undefined {
   if (code === "MULTIPLE_DOCS") return "put one job in each file";
   if (code === "TAB_AS_INDENT") return "indent with spaces, not tabs";
   return "check the indentation and quoting on this line or the one before it";
+}
+
+/** The folder the job's commands run in: `workdir` resolved against the spec file's folder. */
+export function workdirOf(loaded: Pick<LoadedSpec, "file" | "spec">): string {
+  return resolve(dirname(loaded.file), loaded.spec.workdir || ".");
+}
+
+/** An error at `workdir` when it names no folder: found before anything runs, not as `spawn bash ENOENT`. */
+export function missingWorkdir(loaded: LoadedSpec): Diagnostic | undefined {
+  if (!loaded.spec.workdir) return undefined;
+  const folder = workdirOf(loaded);
+  let isFolder = false;
+  try {
+    isFolder = statSync(folder).isDirectory();
+  } catch {
+    // missing
+  }
+  if (isFolder) return undefined;
+  return loaded.diagnose(
+    ["workdir"],
+    "workdir_missing",
+    `\`${loaded.spec.workdir}\` is not a folder: ${folder} ${isFolderOrFile(folder)}`,
+    "create it, or set `workdir` to the folder the job's commands run in (relative to this spec file's folder)",
+  );
+}
+
+function isFolderOrFile(path: string): string {
+  try {
+    statSync(path);
+    return "is a file";
+  } catch {
+    return "does not exist";
+  }
+}
+
+/** The spec's yes/no fields (test/spec checks this list against the published JSON Schema). */
+export const BOOLEAN_FIELDS: readonly (readonly string[])[] = [["use_spot"], ["cost", "auto_teardown"], ["cost", "spot_fallback"]];
+/** YAML 1.1's words for true and false, which JobConfig's loader reads as booleans; YAML 1.2 (ours) reads them as strings. */
+const YAML11_BOOLEAN = /^(?:y|Y|yes|Yes|YES|on|On|ON|n|N|no|No|NO|off|Off|OFF)$/;
+
+/**
+ * Turns a YAML 1.1 boolean word (`use_spot: yes`) in a yes/no field into the
+ * boolean the users' existing launcher reads it as, in place, with a warning
+ * for each: their specs load unchanged, and they learn the portable spelling.
+ */
+function readYaml11Booleans(data: unknown): { path: string[]; message: string; hint: string }[] {
+  const found: { path: string[]; message: string; hint: string }[] = [];
+  for (const path of BOOLEAN_FIELDS) {
+    const parent = path.slice(0, -1).reduce<unknown>((node, key) => (node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined), data);
+    const key = path[path.length - 1];
+    if (!parent || typeof parent !== "object") continue;
+    const value = (parent as Record<string, unknown>)[key];
+    if (typeof value !== "string" || !YAML11_BOOLEAN.test(value)) continue;
+    const truth = /^(?:y|yes|on)$/i.test(value);
+    (parent as Record<string, unknown>)[key] = truth;
+    found.push({ path: [...path], message: `\`${value}\` is read as ${truth} (YAML 1.1, as JobConfig reads it; in YAML 1.2 it is a string)`, hint: `write \`${truth}\`` });
+  }
+  return found;
 }

@@ -26,7 +26,14 @@ export async function previewResources(specFile: string, config: Record<string, 
   };
   process.on("unhandledRejection", onRejection);
   try {
-    const stack = (await import("../index.js")) as Record<string, unknown>;
+    let stack: Record<string, unknown>;
+    try {
+      stack = (await import("../index.js")) as Record<string, unknown>;
+    } catch (e) {
+      // The program refused the spec as it loaded (a provider it cannot launch yet): its message, as preview shows it.
+      if (pulumi.RunError.isInstance(e)) throw new ProgramError([programMessage(e)]);
+      throw e;
+    }
     // A failed output never resolves: the failure ends the wait instead.
     await Promise.race([settled(pulumi.output(Object.values(stack).filter((v) => pulumi.Output.isInstance(v)))), failure]).catch(() => undefined);
     // The last registrations reach the mock monitor a turn after the outputs resolve.

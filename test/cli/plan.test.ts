@@ -25,6 +25,35 @@ function spec(text: string): string {
 }
 
 describe("spotjob plan on the users' reference specs", () => {
+  it("--resources on a GCP spec says the GCP stack is not in this release (exit 2), never an internal error", () => {
+    const run = plan(join(reference, "confinement_h100_gcp.yaml"), "--resources");
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/spotjob: the gcp stack is not available in this release\. `npx spotjob plan .*confinement_h100_gcp\.yaml` shows what it would run on and cost/);
+    expect(run.stderr).not.toMatch(/internal error|Please report this|\n\s+at /);
+  }, 60_000);
+
+  it("--help lists every flag and every exit status the commands use; a mistyped flag gets the nearest one", () => {
+    const help = spawnSync(process.execPath, [cli, "--help"], { encoding: "utf8" }).stdout;
+    expect(help).toMatch(/spotjob run <spec\.yaml> \[--store URL\] \[--exit-if-busy\]/);
+    expect(help).toMatch(/^4 run: another instance holds the job \(--exit-if-busy\),$/m);
+    expect(help).toMatch(/^75 run: interrupted/m);
+    const typo = spawnSync(process.execPath, [cli, "run", "job.yaml", "--exit-if-bussy"], { encoding: "utf8" });
+    expect(typo.status).toBe(1);
+    expect(typo.stderr).toMatch(/Unknown option '--exit-if-bussy'; did you mean `--exit-if-busy`\?/);
+  });
+
+  it("a workdir that is not a folder is a located error in plan and in run (exit 2), before anything runs", () => {
+    const file = spec(["provider: local", "name: wd", "workdir: does-not-exist", "run: echo ran > ran.txt", ""].join("\n"));
+    const planned = plan(file);
+    expect(planned.code).toBe(2);
+    expect(planned.stderr).toMatch(/job\.yaml:3:10: error: workdir: `does-not-exist` is not a folder: .*does-not-exist does not exist/);
+    expect(planned.stderr).toMatch(/fix: create it, or set `workdir` to the folder the job's commands run in/);
+    const run = spawnSync(process.execPath, [cli, "run", file], { encoding: "utf8", cwd: dirname(file), env: { ...process.env, NO_COLOR: "1" } });
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/workdir: `does-not-exist` is not a folder/);
+    expect(run.stderr).not.toMatch(/ENOENT/);
+  });
+
   it("--version says the package's version, not `dev`", () => {
     const run = spawnSync(process.execPath, [cli, "--version"], { encoding: "utf8" });
     const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
