@@ -84,7 +84,8 @@ export class Lease {
         const held = JSON.parse(current.body.toString()) as LeaseBody;
         const dead = deadLocalHolder(held.holder);
         if (held.holder === this.o.holder || held.expires_at <= this.o.now() || dead) {
-          if (held.holder !== this.o.holder) {
+          // A lease released on a clean exit (expires_at 0) is free: taking it is not news.
+          if (held.holder !== this.o.holder && held.expires_at !== 0) {
             this.o.log?.(dead ? `taking over the lease of ${held.holder}: that process on this machine has exited` : `taking over the lease of ${held.holder}, which expired at ${new Date(held.expires_at).toISOString()}`);
           }
           this.version = (await this.o.store.put(LEASE_KEY, this.body(), { ifVersion: current.version })).version;

@@ -48,3 +48,20 @@ describe("lease held by another process on this machine", () => {
     }
   });
 });
+
+describe("a lease released on a clean exit", () => {
+  it("is taken by the next run without a word; one left by an exited process is taken saying so", async () => {
+    const store = new MemoryStore();
+    const first = await Lease.acquire({ store, holder: `${hostname()}:4194303:1.first`, onBusy: "exit" });
+    await first.release();
+    const said: string[] = [];
+    const second = await Lease.acquire({ store, holder: localHolderId("second"), onBusy: "exit", log: (m) => said.push(m) });
+    expect(said).toEqual([]);
+    await second.release();
+    // Not released (kill -9): the holder's process is gone, which is worth saying.
+    await store.put(LEASE_KEY, JSON.stringify({ holder: `${hostname()}:4194303:1.killed`, expires_at: Date.now() + 60_000, acquired_at: new Date().toISOString() }));
+    const third = await Lease.acquire({ store, holder: localHolderId("third"), onBusy: "exit", log: (m) => said.push(m) });
+    expect(said).toEqual([`taking over the lease of ${hostname()}:4194303:1.killed: that process on this machine has exited`]);
+    await third.release();
+  });
+});
