@@ -74,7 +74,9 @@ function printPlan(file: string, plan: Plan): void {
   const source = "loaded" in plan && plan.loaded ? plan.loaded.source.text : "text" in plan ? plan.text : undefined;
   printDiagnostics(plan.warnings, source ?? safeRead(file));
   if (plan.outcome === "invalid" || plan.outcome === "error") {
-    printDiagnostics(plan.errors, source ?? safeRead(file));
+    // Errors in another file (a --catalog override) are shown with that file's lines.
+    const spec = source ?? safeRead(file);
+    printDiagnostics(plan.errors, (d) => (d.file === file || d.file === ("loaded" in plan ? plan.loaded?.file : undefined) ? spec : safeRead(d.file)));
     return;
   }
   const s = style();

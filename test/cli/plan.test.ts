@@ -54,6 +54,15 @@ describe("spotjob plan on the users' reference specs", () => {
     expect(run.stderr).not.toMatch(/ENOENT/);
   });
 
+  it("a broken --catalog is reported with the catalog's own lines, not the spec's", () => {
+    const catalog = join(mkdtempSync(join(tmpdir(), "spotjob-catalog-")), "catalog.yaml");
+    writeFileSync(catalog, "offers:\n  - bogus: 1\n");
+    const run = plan(join(root, "jobs/confinement_h100_aws.yaml"), "--catalog", catalog);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain(`${catalog}:2:5: error: offers[0].bogus: unknown field \`bogus\`\n  2 |   - bogus: 1\n`);
+    expect(run.stderr).not.toMatch(/\| version: 1/);
+  });
+
   it("--version says the package's version, not `dev`", () => {
     const run = spawnSync(process.execPath, [cli, "--version"], { encoding: "utf8" });
     const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
