@@ -151,8 +151,17 @@ export function evaluateGuards(spec: ResolvedSpec, selection: Selection): GuardR
 }
 
 /** Violated guards as diagnostics located at the spec field of each limit. */
-export function guardDiagnostics(loaded: Pick<LoadedSpec, "diagnose">, report: GuardReport): Diagnostic[] {
-  return report.violated.map((g) => loaded.diagnose(g.path, `guard_${g.guard}`, g.message, g.hint));
+/**
+ * Violated guards as located errors. The location names the field, so the
+ * message does not again; a limit the spec does not set is said to be the
+ * default, so nobody hunts for a number that is not in their file.
+ */
+export function guardDiagnostics(loaded: Pick<LoadedSpec, "diagnose" | "source">, report: GuardReport): Diagnostic[] {
+  return report.violated.map((g) => {
+    const message = g.message.replace(new RegExp(`^${g.guard}: `), "");
+    const defaulted = !loaded.source.doc.hasIn(g.path);
+    return loaded.diagnose(g.path, `guard_${g.guard}`, defaulted ? `${message} (the default: ${g.path.join(".")} is not set in this spec)` : message, g.hint);
+  });
 }
 
 interface Target {

@@ -53,6 +53,14 @@ describe("max_cost_per_hour", () => {
     const loaded = spec(`${GCP_H100}cost:\n  max_cost_per_hour: 4\n`);
     const [d] = guardDiagnostics(loaded, guards(loaded));
     expect(d).toMatchObject({ code: "guard_max_cost_per_hour", path: "cost.max_cost_per_hour", line: 5, severity: "error" });
+    // The location names the field: the message does not repeat it.
+    expect(d.message).toBe("spot a3-highgpu-1g $5.00/h exceeds the limit $4.00/h");
+  });
+
+  it("a limit the spec does not set is said to be the default", () => {
+    const loaded = spec(GCP_H100);
+    const [d] = guardDiagnostics(loaded, guards(loaded));
+    expect(d.message).toBe("spot a3-highgpu-1g $5.00/h exceeds the limit $2.00/h (the default: cost.max_cost_per_hour is not set in this spec)");
   });
 });
 
