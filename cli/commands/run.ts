@@ -4,6 +4,7 @@
  * and it resumes.
  */
 import { missingWorkdir } from "../../core/spec/load";
+import { LAUNCHABLE_PROVIDERS } from "../../core/spec/schema";
 import { launch } from "../../runtime/launch";
 import { printDiagnostics } from "../render/diagnostics";
 import { EXIT } from "../exit-codes";
@@ -20,7 +21,9 @@ export async function runCommand(specFile: string, options: { store?: string; ex
     return EXIT.invalidSpec;
   }
   if (spec.provider !== "local") {
-    process.stderr.write(`spotjob: note: ${specFile} says provider: ${spec.provider}; \`spotjob run\` runs it here, on this machine (use \`pulumi up\` to launch it on ${spec.provider})\n`);
+    // Only point at `pulumi up` where it can launch the job.
+    const elsewhere = (LAUNCHABLE_PROVIDERS as readonly string[]).includes(spec.provider) ? `use \`pulumi up\` to launch it on ${spec.provider}` : `spotjob cannot launch on ${spec.provider} in this release`;
+    process.stderr.write(`spotjob: note: ${specFile} says provider: ${spec.provider}; \`spotjob run\` runs it here, on this machine (${elsewhere})\n`);
   }
   const home = jobHome(spec);
   const result = await launch({ spec, specFile, storeUrl: options.store ?? home.store, stateDir: home.state, onBusy: options.exitIfBusy ? "exit" : "wait" });

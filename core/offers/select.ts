@@ -9,7 +9,7 @@ import { formatGpuRequest, formFactorLabel, gpuMatches, parseGpuName, type GpuRe
 import type { Cloud } from "../catalog/schema";
 import type { Diagnostic, PathPart } from "../spec/diagnostics";
 import type { LoadedSpec } from "../spec/load";
-import { SUPPORTED_PROVIDERS } from "../spec/schema";
+import { cannotLaunch } from "../spec/schema";
 import { closest } from "../spec/suggest";
 import { byPrice, describeOffers, gpuLabeller, offersOf, priceIn, type Market, type Offer } from "./offer";
 
@@ -79,7 +79,8 @@ export function selectOffers(input: SelectionInput, catalog: Catalog | undefined
 
   if (spec.provider === "local") return { ok: true, local: true, pricePerHour: 0, warnings: [] };
   if (spec.provider !== "aws" && spec.provider !== "gcp") {
-    return fail(["provider"], "unsupported_provider", `spotjob cannot launch on ${spec.provider} yet; supported providers: ${SUPPORTED_PROVIDERS.join(", ")}`);
+    const { message, hint } = cannotLaunch(spec.provider);
+    return fail(["provider"], "unsupported_provider", message, hint);
   }
   if (!catalog || catalog.cloud !== spec.provider) {
     throw new Error(`selectOffers: expected the ${spec.provider} catalog, got ${catalog ? catalog.cloud : "none"}`);

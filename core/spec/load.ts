@@ -8,7 +8,7 @@ import { basename, dirname, extname, resolve } from "node:path";
 import { isMap, isScalar, visit, type Scalar } from "yaml";
 import { formatPath, type Diagnostic, type PathPart, type Severity } from "./diagnostics";
 import { explainIssue } from "./issues";
-import { JobSpecSchema, SUPPORTED_PROVIDERS, UNSUPPORTED_PROVIDERS, type JobSpec } from "./schema";
+import { cannotLaunch, JobSpecSchema, UNSUPPORTED_PROVIDERS, type JobSpec } from "./schema";
 import { secretProblems } from "./secrets";
 import { expandSweep, type SweepItem } from "./sweep";
 import { YamlSource } from "./yaml-source";
@@ -207,12 +207,8 @@ export function parseSpec(text: string, file: string): SpecResult {
 export function unsupportedProvider(loaded: LoadedSpec): Diagnostic | undefined {
   const p = loaded.spec.provider;
   if ((UNSUPPORTED_PROVIDERS as readonly string[]).includes(p)) {
-    return loaded.diagnose(
-      ["provider"],
-      "unsupported_provider",
-      `spotjob cannot launch on ${p} yet; supported providers: ${SUPPORTED_PROVIDERS.join(", ")}`,
-      `change \`provider:\` to ${SUPPORTED_PROVIDERS.join(", ")} (the rest of the spec can stay as it is)`,
-    );
+    const { message, hint } = cannotLaunch(p);
+    return loaded.diagnose(["provider"], "unsupported_provider", message, hint);
   }
   return undefined;
 }

@@ -63,6 +63,13 @@ describe("spotjob plan on the users' reference specs", () => {
     expect(run.stderr).not.toMatch(/\| version: 1/);
   });
 
+  it("run of a spec for a provider that cannot launch says so, not `use pulumi up`", () => {
+    const file = spec(["provider: runpod", "gpu_type: A100", "name: rp", "run: echo ran", "cost: {max_cost_per_hour: 5, max_total_budget: 5}", ""].join("\n"));
+    const run = spawnSync(process.execPath, [cli, "run", file], { encoding: "utf8", cwd: dirname(file), env: { ...process.env, NO_COLOR: "1" } });
+    expect(run.stderr).toContain("`spotjob run` runs it here, on this machine (spotjob cannot launch on runpod in this release)");
+    expect(run.stderr).not.toMatch(/pulumi up/);
+  }, 60_000);
+
   it("--version says the package's version, not `dev`", () => {
     const run = spawnSync(process.execPath, [cli, "--version"], { encoding: "utf8" });
     const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
@@ -92,10 +99,12 @@ describe("spotjob plan on the users' reference specs", () => {
     expect(json).toMatchObject({ ok: true, market: "spot", chosen: { instanceType: "g2-standard-4", region: "us-central1" }, fallback: null });
   });
 
-  it("runpod: exit 2, naming the supported providers", () => {
+  it("runpod: exit 2, pointing only at providers a job can launch on", () => {
     const text = plan(join(reference, "rehearsal_a100_runpod.yaml"));
     expect(text.code).toBe(2);
-    expect(text.stderr).toContain("supported providers: aws, gcp, local");
+    expect(text.stderr).toContain("spotjob cannot launch on runpod yet; jobs launch on aws and local in this release (gcp can be planned and priced)");
+    expect(text.stderr).toContain("fix: change `provider:` to aws to launch it with `pulumi up`, or to local to run it on this machine");
+    expect(text.stderr).not.toMatch(/fix:.*\bgcp\b/);
     const { code, json } = plan(join(reference, "rehearsal_a100_runpod.yaml"), "--json");
     expect(code).toBe(2);
     expect(json).toMatchObject({ ok: false, error: { code: "unsupported_provider", path: "provider", line: 2, column: 11 } });

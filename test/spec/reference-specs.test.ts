@@ -35,12 +35,12 @@ describe("reference JobConfig specs", () => {
     expect(warnings).toEqual([]);
   });
 
-  it("flags runpod as valid but not launchable, naming the supported providers", () => {
+  it("flags runpod as valid but not launchable, naming where jobs launch", () => {
     const result = loadSpecFile(join(REFERENCE_JOBS, "rehearsal_a100_runpod.yaml"));
     if (!result.ok) throw new Error("expected ok");
     const d = unsupportedProvider(result.loaded);
     expect(d).toMatchObject({ code: "unsupported_provider", path: "provider", line: 2, column: 11 });
-    expect(d!.message).toContain("aws, gcp, local");
+    expect(d!.message).toBe("spotjob cannot launch on runpod yet; jobs launch on aws and local in this release (gcp can be planned and priced)");
   });
 
   it("warns about fields it accepts but does not act on", () => {
