@@ -1,5 +1,5 @@
 /** The bundled catalogs hold the reference facts; override files merge in, and a bad one is reported where it is wrong. */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -53,7 +53,11 @@ describe("bundled catalogs", () => {
     const c = bundledCatalog(cloud);
     expect(c.cloud).toBe(cloud);
     expect(c.date).toBe("2026-11-24");
-    expect(c.source).toContain("cloud-facts.md");
+    // The source names a file a user can open: the bundled catalog itself, in this repository.
+    const named = /core\/catalog\/[a-z]+\.json/.exec(c.source)?.[0];
+    expect(named).toBe(`core/catalog/${cloud}.json`);
+    expect(existsSync(join(__dirname, "../..", named!))).toBe(true);
+    expect(c.source).not.toMatch(/cloud-facts\.md/);
     expect(c.price_note).toMatch(/assumed to cost the same/);
     expect(c.currency).toBe("USD");
   });
