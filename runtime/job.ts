@@ -54,6 +54,8 @@ export interface RunJobOptions {
   events: JobEvents;
   holder?: string;
   onBusy?: "wait" | "exit";
+  /** Run a job that already succeeded with this very spec again (otherwise it is left as it is). */
+  rerun?: boolean;
   leaseTtlMs?: number;
   heartbeatMs?: number;
   graceMs?: number;
@@ -101,6 +103,12 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   if (orphans) events.warn(`stopped ${orphans} process group(s) left running by a previous runtime on this machine`);
 
   const previous = await readStatus(store);
+  // Finished with this very spec: nothing to do (a second instance that waited out the lease lands here too).
+  const specSha256 = createHash("sha256").update(JSON.stringify(spec)).digest("hex");
+  if (!o.rerun && previous?.state === "SUCCEEDED" && previous.spec_sha256 === specSha256) {
+    await lease.release();
+    return { state: "SUCCEEDED", exitCode: RUNTIME_EXIT.succeeded, message: `already finished (${previous.finished_at ?? previous.heartbeat_at}) with this spec: nothing run; \`--rerun\` runs it again` };
+  }
   const items = spec.sweep ? expandOrThrow(spec) : [];
   const now = new Date().toISOString();
   const status = new StatusWriter(store, {
@@ -112,6 +120,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
     started_at: previous?.started_at ?? now,
     heartbeat_at: now,
     run_seconds: previous?.run_seconds ?? 0,
+    spec_sha256: specSha256,
   });
   const log = new RunLog(store, join(o.stateDir, "logs"), status.current.attempts);
   await log.salvage().catch((e) => events.warn(`could not copy earlier logs to the store: ${(e as Error).message}`));

@@ -18,6 +18,8 @@ export interface LaunchOptions {
   storeUrl: string;
   stateDir: string;
   onBusy?: "wait" | "exit";
+  /** Run a job that already succeeded with this spec again. */
+  rerun?: boolean;
   graceMs?: number;
 }
 
@@ -54,7 +56,7 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
   }
   try {
     events.info(`job ${o.spec.name}: store ${store.url}, working in ${workDir}`);
-    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, graceMs: o.graceMs ?? graceFromEnv(), onCloud: cloud !== undefined && cloud !== "", secrets });
+    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, rerun: o.rerun, graceMs: o.graceMs ?? graceFromEnv(), onCloud: cloud !== undefined && cloud !== "", secrets });
     events.info(`${result.state}: ${result.message}`);
     if (cloud === "aws" && (result.state === "SUCCEEDED" || result.state === "FAILED")) await scaleOwnGroupsToZero(ownGroups(), events.info);
     return result;

@@ -40,13 +40,13 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === "--help" || command === "-h" ? 0 : RUNTIME_EXIT.failed;
   }
-  const { values } = parseArgs({ args: rest, options: { spec: { type: "string" }, store: { type: "string" }, state: { type: "string" }, "exit-if-busy": { type: "boolean" } }, strict: true });
+  const { values } = parseArgs({ args: rest, options: { spec: { type: "string" }, store: { type: "string" }, state: { type: "string" }, "exit-if-busy": { type: "boolean" }, rerun: { type: "boolean" } }, strict: true });
   if (!values.spec || !values.store) {
     process.stderr.write(USAGE);
     return RUNTIME_EXIT.failed;
   }
   const spec = loadSpec(values.spec);
-  const result = await launch({ spec, specFile: values.spec, storeUrl: values.store, stateDir: values.state ?? `/var/lib/spotjob/${spec.name}`, onBusy: values["exit-if-busy"] ? "exit" : "wait" });
+  const result = await launch({ spec, specFile: values.spec, storeUrl: values.store, stateDir: values.state ?? `/var/lib/spotjob/${spec.name}`, onBusy: values["exit-if-busy"] ? "exit" : "wait", rerun: Boolean(values.rerun) });
   return result.exitCode;
 }
 

@@ -20,6 +20,8 @@ export interface JobStatus {
   attempts: number;
   started_at: string;
   heartbeat_at: string;
+  /** SHA-256 of the spec the runtime ran (resolved, as JSON): a finished job is finished for this spec only. */
+  spec_sha256?: string;
   /** Seconds the runtime has run this job, all attempts together (what `max_runtime_minutes` caps on this machine). */
   run_seconds?: number;
   finished_at?: string;

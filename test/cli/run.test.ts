@@ -139,6 +139,24 @@ describe("spotjob run", () => {
     expect(status.last_error).toMatch(/max_runtime_minutes \(60\) reached/);
   }, 120_000);
 
+  it("a finished job is not run again with the same spec; --rerun runs it again, and so does a changed spec", () => {
+    const dir = mkdtempSync(join(tmpdir(), "spotjob-rerun-"));
+    const write = (text: string) => writeFileSync(join(dir, "job.yaml"), ["provider: local", "name: once", `run: echo ${text} >> runs`, ""].join("\n"));
+    const run = (...flags: string[]) => spawnSync(process.execPath, [cli, "run", "job.yaml", ...flags], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, timeout: 60_000 });
+    const runs = () => readFileSync(join(dir, "runs"), "utf8").trim().split("\n");
+    write("first");
+    expect(run().status).toBe(0);
+    const again = run();
+    expect(again.status).toBe(0);
+    expect(again.stdout + again.stderr).toMatch(/SUCCEEDED: already finished \(.*\) with this spec: nothing run; `--rerun` runs it again/);
+    expect(runs()).toEqual(["first"]);
+    expect(run("--rerun").status).toBe(0);
+    expect(runs()).toEqual(["first", "first"]);
+    write("second");
+    expect(run().status).toBe(0);
+    expect(runs()).toEqual(["first", "first", "second"]);
+  }, 120_000);
+
   it("a second instance of the same job exits (--exit-if-busy) naming the holder, or waits and finds the work done", async () => {
     const j = job(6, 0.1, "", {}, true);
     const first = j.start("run", "job.yaml");
@@ -153,9 +171,10 @@ describe("spotjob run", () => {
     writeFileSync(join(j.dir, "release"), "");
     expect(await exited(first)).toBe(0);
     expect(await exited(waiter)).toBe(0);
-    // The waiter took over after the first finished and found nothing left to do.
+    // The waiter took over after the first finished, found the job finished with this spec, and ran nothing.
     expect(j.executions().length).toBe(6);
-    expect(j.status()!.attempts).toBe(2);
+    expect(waiter.output()).toMatch(/SUCCEEDED: already finished \(.*\) with this spec: nothing run; `--rerun` runs it again/);
+    expect(j.status()!.attempts).toBe(1);
   }, 60_000);
 
   it("a failing item is recorded failed with its exit code, the job fails, and the next run retries only it", async () => {
