@@ -12,6 +12,7 @@ import { formatStatus, statusCommand } from "../../cli/commands/status";
 import { HEARTBEAT_STALE_SECONDS, liveState, type JobStatus } from "../../runtime/status";
 import { buildRuntime } from "../helpers/runtime-bundle";
 import { spawnRuntime } from "../helpers/runtime-process";
+import { until } from "../helpers/wait";
 
 // eslint-disable-next-line no-control-regex
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
@@ -61,7 +62,6 @@ describe("a runtime killed with SIGKILL", () => {
     writeFileSync(join(dir, "job.yaml"), ["provider: local", "name: lost", `run: echo $$ > '${join(dir, "job.pid")}'; echo started; sleep 600`, ""].join("\n"));
     const storeDir = join(dir, "store");
     const run = spawnRuntime(runtime, join(dir, "job.yaml"), storeDir, join(dir, "machine"));
-    const deadline = Date.now() + 60_000;
     const recorded = () => {
       try {
         return (JSON.parse(readFileSync(join(storeDir, "status.json"), "utf8")) as JobStatus).state;
@@ -69,10 +69,7 @@ describe("a runtime killed with SIGKILL", () => {
         return undefined;
       }
     };
-    while (!(run.output().includes("started") && recorded() === "RUNNING")) {
-      if (Date.now() > deadline) throw new Error(`the job did not start:\n${run.output()}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until("the job to start", () => run.output().includes("started") && recorded() === "RUNNING", 60_000, run.output);
     run.child.kill("SIGKILL");
     await run.done;
     // The orphaned job, in its own process group (a later run would reap it).

@@ -19,6 +19,7 @@ import { sha256File } from "../../runtime/store/transfer";
 import { createGcsBucket, emulatorEnv, requireBinary, startFakeGcs, startMoto, type Emulator } from "../helpers/emulators";
 import { buildRuntime } from "../helpers/runtime-bundle";
 import { spawnRuntime, writeIncompressible } from "../helpers/runtime-process";
+import { until } from "../helpers/wait";
 
 // 3 GB takes minutes per store on a shared 2-core box (moto assembles a multipart upload in memory), too heavy for
 // `npm test`, so the default is 0.3 GB (still several parts); SPOTJOB_LARGE_CHECKPOINT_GB=3 is the acceptance run.
@@ -31,14 +32,6 @@ let runtime: string;
 beforeAll(async () => {
   runtime = await buildRuntime();
 }, 120_000);
-
-async function until(what: string, check: () => boolean, output: () => string, timeoutMs = 600_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("a file over 2 GiB", () => {
   it("is mirrored and restored byte for byte (fs.readFile stops at 2 GiB)", async () => {
@@ -98,7 +91,7 @@ describe("a file the runtime cannot read", () => {
       ["provider: local", "name: unreadable-stop", "run: |", '  echo "weights" > "$SWEEP_SNAPSHOT_DIR/model.pt"', '  chmod 000 "$SWEEP_SNAPSHOT_DIR/model.pt"', "  echo written", "  sleep 600", ""].join("\n"),
     );
     const run = spawnRuntime(runtime, join(dir, "job.yaml"), join(dir, "store"), join(dir, "machine"), {}, wrap);
-    await until("the file to be written", () => run.output().includes("written"), run.output);
+    await until("the file to be written", () => run.output().includes("written"), 600_000, run.output);
     run.child.kill("SIGTERM");
     const { code, output } = await run.done;
     expect(code, output).toBe(75);
@@ -159,7 +152,7 @@ describe(`a ${GB} GB checkpoint, stopped and restarted on a fresh machine`, () =
     );
     const t0 = Date.now();
     const first = spawnRuntime(runtime, spec, url, join(work, `${name}-machine-1`), env);
-    await until("the checkpoint to be saved", () => first.output().includes("checkpoint saved"), first.output);
+    await until("the checkpoint to be saved", () => first.output().includes("checkpoint saved"), 600_000, first.output);
     const saved = Date.now();
     first.child.kill("SIGTERM");
     const stopped = await first.done;
