@@ -20,11 +20,12 @@ Usage:
   spotjob plan <spec.yaml> [--json] [--catalog FILE] [--resources]
       Check a job spec and show what it will run on and cost: offline, no credentials.
       --resources also lists every resource \`pulumi up\` would create (the real program, run under mocks).
-  spotjob run <spec.yaml> [--store URL] [--exit-if-busy] [--rerun]
+  spotjob run <spec.yaml> [--store URL] [--exit-if-busy] [--rerun] [--fresh]
       Run the job on this machine; run it again after Ctrl-C or kill -9 to resume.
       Progress is kept in .spotjob/<job>/ (or URL: a directory, s3://, gs://).
       --exit-if-busy exits (status 4) when another instance holds the job, instead of waiting for it.
       A job that succeeded with the same spec is not run again unless --rerun says so.
+      --fresh starts over, keeping the store's previous history under history/<time>/.
   spotjob status <spec.yaml> [--store URL] [--json]
       Where the job stands: state, items done/failed/total, attempts, last error.
   spotjob logs <spec.yaml> [--store URL] [--attempt N]
@@ -57,11 +58,11 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   run: {
-    summary: "spotjob run <spec.yaml> [--store URL] [--exit-if-busy] [--rerun]",
-    options: { store: { type: "string" }, "exit-if-busy": { type: "boolean" }, rerun: { type: "boolean" } },
+    summary: "spotjob run <spec.yaml> [--store URL] [--exit-if-busy] [--rerun] [--fresh]",
+    options: { store: { type: "string" }, "exit-if-busy": { type: "boolean" }, rerun: { type: "boolean" }, fresh: { type: "boolean" } },
     run: (positionals, values) => {
       if (positionals.length !== 1) throw new CliError(`run takes one spec file, got ${positionals.length}\nusage: ${COMMANDS.run.summary}`);
-      return runCommand(positionals[0], { store: values.store as string | undefined, exitIfBusy: Boolean(values["exit-if-busy"]), rerun: Boolean(values.rerun) });
+      return runCommand(positionals[0], { store: values.store as string | undefined, exitIfBusy: Boolean(values["exit-if-busy"]), rerun: Boolean(values.rerun), fresh: Boolean(values.fresh) });
     },
   },
   status: {

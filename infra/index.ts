@@ -25,6 +25,7 @@ import { AWS_REGIONS, findBucketRegion } from "./aws/bucket";
 import { placeForBucket, type CloudPlan } from "./aws/bucket-region";
 import { awsNames } from "./aws/names";
 import { awsProviderArgs, type AwsStackSettings } from "./aws/provider-args";
+import { localJobHome, machineStateDir } from "../runtime/local-home";
 import { LocalJob } from "./local/local-job";
 import type { AwsOutputs, JobOutputs, LocalOutputs, StackOutputs } from "./outputs";
 
@@ -62,13 +63,14 @@ if (!selection.local) {
 }
 
 function launchLocal(): Pick<JobOutputs, "store"> & LocalOutputs {
-  const home = join(projectRoot, ".spotjob", spec.name);
+  const home = localJobHome(projectRoot, spec.name);
+  const storeUrl = storeOverride ?? home.store;
   const job = new LocalJob(spec.name, {
     jobName: spec.name,
     specFile,
     specHash: createHash("sha256").update(source ?? "").digest("hex"),
-    storeUrl: storeOverride ?? home,
-    stateDir: join(home, "machine"),
+    storeUrl,
+    stateDir: machineStateDir(home, storeUrl),
     runtimeBundle,
   });
   return { store: job.storeUrl, log: job.logFile, started: job.started };

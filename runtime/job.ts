@@ -4,12 +4,14 @@
  * current; stop cleanly on a signal. Running it again resumes.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ResolvedSpec } from "../core/spec/load";
 import { expandSweep, type SweepItem } from "../core/spec/sweep";
 import { prepareContainer } from "./exec/container";
+import { RESULTS_KEY, setAsideHistory } from "./history";
 import { RunLog } from "./run-log";
+import { claimStateDir } from "./state-dir";
 import { MIN_MASKED_LENGTH, Redactor, redactingEvents } from "./redact";
 import { ChildRegistry } from "./exec/orphans";
 import { describeExit, runShell, signalGroup, type ShellResult } from "./exec/shell";
@@ -56,6 +58,8 @@ export interface RunJobOptions {
   onBusy?: "wait" | "exit";
   /** Run a job that already succeeded with this very spec again (otherwise it is left as it is). */
   rerun?: boolean;
+  /** Start over: the store's history is set aside under `history/<stamp>/` and this machine's cache of it too. */
+  fresh?: boolean;
   leaseTtlMs?: number;
   heartbeatMs?: number;
   graceMs?: number;
@@ -86,7 +90,8 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const redactor = new Redactor();
   const events = redactingEvents(o.events, redactor);
   const holder = o.holder ?? localHolderId(randomBytes(3).toString("hex"));
-  mkdirSync(o.stateDir, { recursive: true });
+  const foreign = claimStateDir(o.stateDir, store.url);
+  if (foreign) return { state: "FAILED", exitCode: RUNTIME_EXIT.failed, message: foreign };
   // Losing the lease stops the work as surely as a signal does.
   const lost = new AbortController();
   let lease: Lease;
@@ -98,15 +103,28 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   }
   // Only the lease holder reaps: a process group left here belongs to a
   // runtime that died or lost the lease, never to a live instance we wait on.
-  const children = new ChildRegistry(join(o.stateDir, "children"));
-  const orphans = children.reap();
+  const orphans = new ChildRegistry(join(o.stateDir, "children")).reap();
   if (orphans) events.warn(`stopped ${orphans} process group(s) left running by a previous runtime on this machine`);
+  if (o.fresh) {
+    try {
+      await startOver(store, o.stateDir, events.info);
+    } catch (e) {
+      await lease.release();
+      throw e;
+    }
+  }
+  const children = new ChildRegistry(join(o.stateDir, "children"));
 
   const previous = await readStatus(store);
   // Finished with this very spec: nothing to do (a second instance that waited out the lease lands here too).
   const specSha256 = createHash("sha256").update(JSON.stringify(spec)).digest("hex");
   if (!o.rerun && previous?.state === "SUCCEEDED" && previous.spec_sha256 === specSha256) {
-    await lease.release();
+    // This machine may never have run it (or its process was killed after the last write): the results come from the store.
+    try {
+      if (spec.sweep) await store.getToFile(RESULTS_KEY, join(o.stateDir, "results.jsonl"));
+    } finally {
+      await lease.release();
+    }
     return { state: "SUCCEEDED", exitCode: RUNTIME_EXIT.succeeded, message: `already finished (${previous.finished_at ?? previous.heartbeat_at}) with this spec: nothing run; \`--rerun\` runs it again` };
   }
   const items = spec.sweep ? expandOrThrow(spec) : [];
@@ -275,7 +293,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
           },
         });
         writeFileSync(resultsFile, sweep.results().map((r) => `${JSON.stringify(r)}\n`).join(""));
-        await store.put("results.jsonl", readFileSync(resultsFile));
+        await store.put(RESULTS_KEY, readFileSync(resultsFile));
         await status.update({ items: { done: outcome.done, failed: outcome.failed, total: outcome.total } });
       } finally {
         await sweep.close();
@@ -295,6 +313,21 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
     const message = (e as Error).message;
     return await finish(signal.aborted ? "INTERRUPTED" : "FAILED", signal.aborted ? RUNTIME_EXIT.interrupted : RUNTIME_EXIT.failed, message);
   }
+}
+
+/**
+ * `--fresh`: the store's history goes to `history/<stamp>/` and this
+ * machine's cache of it (local journal, logs, setup marker) beside it, as
+ * `<state>.before-<stamp>`; nothing is deleted.
+ */
+async function startOver(store: Store, stateDir: string, log: (message: string) => void): Promise<void> {
+  const now = new Date();
+  const aside = await setAsideHistory(store, now);
+  log(aside ? `--fresh: the previous history (${aside.objects} object(s), ${aside.bytes} bytes) is kept in ${store.url} under ${aside.prefix}` : "--fresh: the store holds no earlier history");
+  const cache = `${stateDir}.before-${now.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-")}`;
+  renameSync(stateDir, cache);
+  claimStateDir(stateDir, store.url);
+  log(`--fresh: this machine's cache of it is kept in ${cache}`);
 }
 
 function capReached(minutes: number): string {

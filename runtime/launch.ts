@@ -20,6 +20,8 @@ export interface LaunchOptions {
   onBusy?: "wait" | "exit";
   /** Run a job that already succeeded with this spec again. */
   rerun?: boolean;
+  /** Start over, keeping the previous history aside in the store. */
+  fresh?: boolean;
   graceMs?: number;
 }
 
@@ -56,7 +58,7 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
   }
   try {
     events.info(`job ${o.spec.name}: store ${store.url}, working in ${workDir}`);
-    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, rerun: o.rerun, graceMs: o.graceMs ?? graceFromEnv(), onCloud: cloud !== undefined && cloud !== "", secrets });
+    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, rerun: o.rerun, fresh: o.fresh, graceMs: o.graceMs ?? graceFromEnv(), onCloud: cloud !== undefined && cloud !== "", secrets });
     events.info(`${result.state}: ${result.message}`);
     if (cloud === "aws" && (result.state === "SUCCEEDED" || result.state === "FAILED")) await scaleOwnGroupsToZero(ownGroups(), events.info);
     return result;

@@ -2,6 +2,9 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Store } from "./store/store";
 
+/** Where each attempt's log is kept in the store. */
+export const LOGS_PREFIX = "logs/";
+
 /** The run's output: appended locally as it comes, copied to the store now and then and at the end. */
 export class RunLog {
   private readonly file: string;
@@ -45,6 +48,6 @@ export class RunLog {
   }
 
   private static key(attempt: number): string {
-    return `logs/run-${String(attempt).padStart(4, "0")}.log`;
+    return `${LOGS_PREFIX}run-${String(attempt).padStart(4, "0")}.log`;
   }
 }

@@ -11,7 +11,7 @@ import { EXIT } from "../exit-codes";
 import { jobHome } from "./job-home";
 import { loadOrReport } from "./load";
 
-export async function runCommand(specFile: string, options: { store?: string; exitIfBusy?: boolean; rerun?: boolean }): Promise<number> {
+export async function runCommand(specFile: string, options: { store?: string; exitIfBusy?: boolean; rerun?: boolean; fresh?: boolean }): Promise<number> {
   const loaded = loadOrReport(specFile);
   if (typeof loaded === "number") return loaded;
   const { spec } = loaded;
@@ -25,7 +25,7 @@ export async function runCommand(specFile: string, options: { store?: string; ex
     const elsewhere = (LAUNCHABLE_PROVIDERS as readonly string[]).includes(spec.provider) ? `use \`pulumi up\` to launch it on ${spec.provider}` : `spotjob cannot launch on ${spec.provider} in this release`;
     process.stderr.write(`spotjob: note: ${specFile} says provider: ${spec.provider}; \`spotjob run\` runs it here, on this machine (${elsewhere})\n`);
   }
-  const home = jobHome(spec);
-  const result = await launch({ spec, specFile, storeUrl: options.store ?? home.store, stateDir: home.state, onBusy: options.exitIfBusy ? "exit" : "wait", rerun: options.rerun });
+  const home = jobHome(spec, options.store);
+  const result = await launch({ spec, specFile, storeUrl: home.store, stateDir: home.state, onBusy: options.exitIfBusy ? "exit" : "wait", rerun: options.rerun, fresh: options.fresh });
   return result.exitCode === 0 ? EXIT.ok : result.exitCode;
 }

@@ -12,7 +12,7 @@ import { loadOrReport } from "./load";
 function storeOf(specFile: string, storeUrl: string | undefined): { url: string; job: string } | number {
   const loaded = loadOrReport(specFile);
   if (typeof loaded === "number") return loaded;
-  return { url: storeUrl ?? jobHome(loaded.spec).store, job: loaded.spec.name };
+  return { url: jobHome(loaded.spec, storeUrl).store, job: loaded.spec.name };
 }
 
 export async function statusCommand(specFile: string, options: { store?: string; json?: boolean }): Promise<number> {

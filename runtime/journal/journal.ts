@@ -16,7 +16,7 @@ import { JournalCorruptError, scanJournal } from "./scan";
 import { PreconditionFailed, type Store } from "../store/store";
 import { writeFileAtomic } from "../store/local-dir";
 
-const PREFIX = "journal/";
+export const JOURNAL_PREFIX = "journal/";
 const OBJECT = /^journal\/(base|seg)-(\d{10})\.jsonl$/;
 
 export interface JournalWarning {
@@ -149,7 +149,7 @@ export class Journal {
 }
 
 function objectKey(kind: "base" | "seg", seq: number): string {
-  return `${PREFIX}${kind}-${String(seq).padStart(10, "0")}.jsonl`;
+  return `${JOURNAL_PREFIX}${kind}-${String(seq).padStart(10, "0")}.jsonl`;
 }
 
 /** Lines and their decoded records, kept side by side so nothing is parsed twice. */
@@ -187,7 +187,7 @@ interface StoreJournal extends Copy {
 }
 
 async function readStore(store: Store, warn: (w: JournalWarning) => void): Promise<StoreJournal> {
-  const objects = (await store.list(PREFIX))
+  const objects = (await store.list(JOURNAL_PREFIX))
     .map((key) => ({ key, m: OBJECT.exec(key) }))
     .filter((o): o is { key: string; m: RegExpExecArray } => o.m !== null)
     .map((o) => ({ key: o.key, kind: o.m[1] as "base" | "seg", seq: Number(o.m[2]) }))

@@ -23,8 +23,9 @@ import { openForWriting } from "./open-files";
 import { PreconditionFailed, type Store } from "../store/store";
 import { digestFile, inParallel, partSizeFor, sha256File, type FileDigest } from "../store/transfer";
 
-export const MANIFEST_KEY = "snapshot/manifest.json";
-const BLOBS = "snapshot/blobs/";
+export const SNAPSHOT_PREFIX = "snapshot/";
+export const MANIFEST_KEY = `${SNAPSHOT_PREFIX}manifest.json`;
+const BLOBS = `${SNAPSHOT_PREFIX}blobs/`;
 const UPLOADS_AT_ONCE = 8;
 /** A write this close after the stop signal came from a process the signal was killing. */
 const SIGNAL_WINDOW_MS = 50;
