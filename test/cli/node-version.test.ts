@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { NODE_MIN_MAJOR } from "../../infra/aws/startup-script";
+import { bundles } from "../helpers/shared";
 
 const root = join(__dirname, "../..");
 
@@ -21,8 +22,8 @@ describe("Node.js 22 or newer", () => {
     ["22.0.0", false],
     [process.versions.node, false],
   ])("the CLI under Node.js %s refuses to run: %s", (version, refused) => {
-    // The CLI as run by an older Node.js: its version is all the check reads.
-    const pretend = `Object.defineProperty(process, "versions", { value: { ...process.versions, node: ${JSON.stringify(version)} } }); Object.defineProperty(process, "version", { value: "v${version}" }); require(${JSON.stringify(join(root, "bin/spotjob.js"))});`;
+    // The CLI as run by an older Node.js: its version is all the check reads. (bin/spotjob.js of the run's build: it loads dist/ beside it.)
+    const pretend = `Object.defineProperty(process, "versions", { value: { ...process.versions, node: ${JSON.stringify(version)} } }); Object.defineProperty(process, "version", { value: "v${version}" }); require(${JSON.stringify(join(bundles().packageDir, "bin/spotjob.js"))});`;
     const run = spawnSync(process.execPath, ["-e", pretend, "--", "spotjob", "--version"], { encoding: "utf8" });
     if (refused) {
       expect(run.status).toBe(2);

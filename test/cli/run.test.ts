@@ -6,15 +6,11 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_pr
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { bundles } from "../helpers/shared";
 import { until } from "../helpers/wait";
 
-const root = join(__dirname, "../..");
-const cli = join(root, "dist/spotjob.cjs");
-
-beforeAll(() => {
-  execFileSync(process.execPath, [join(root, "scripts/build.mjs")]);
-});
+const cli = bundles().cli;
 
 /** A job folder with a sweep whose every execution is appended to `executions`. */
 function job(items: number, seconds = 0.3, extra = "", extraEnv: NodeJS.ProcessEnv = {}, gated = false) {
@@ -186,7 +182,8 @@ describe("spotjob run", () => {
     );
     const failed = j.cmd("run", "job.yaml");
     expect(failed.status).toBe(1);
-    expect(failed.stderr + failed.stdout).toMatch(/1 of 4 items failed/);
+    // Which item failed, not just how many, and where to read why.
+    expect(failed.stderr + failed.stdout).toMatch(/1 of 4 items failed after \d attempt\(s\): n2; their exit codes and output tails are in results\.jsonl/);
     expect(j.status()).toMatchObject({ state: "FAILED", items: { done: 3, failed: 1, total: 4 } });
     expect(j.cmd("status", "job.yaml").stdout).toMatch(/3\/4 done, 1 failed, 0 pending/);
 

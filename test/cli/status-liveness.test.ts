@@ -7,10 +7,10 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { formatStatus, statusCommand } from "../../cli/commands/status";
 import { HEARTBEAT_STALE_SECONDS, liveState, type JobStatus } from "../../runtime/status";
-import { buildRuntime } from "../helpers/runtime-bundle";
+import { bundles } from "../helpers/shared";
 import { spawnRuntime } from "../helpers/runtime-process";
 import { until } from "../helpers/wait";
 
@@ -51,10 +51,7 @@ describe("liveState", () => {
 });
 
 describe("a runtime killed with SIGKILL", () => {
-  let runtime: string;
-  beforeAll(async () => {
-    runtime = await buildRuntime();
-  }, 120_000);
+  const { runtime } = bundles();
   afterEach(() => vi.restoreAllMocks());
 
   it("leaves RUNNING in the store, which status reports as LOST once the heartbeat is stale (text and --json)", async () => {

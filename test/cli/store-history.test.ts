@@ -4,18 +4,14 @@
  * aside, and a finished job's results come from the store on a machine that
  * never ran it.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { bundles } from "../helpers/shared";
 
-const root = join(__dirname, "../..");
-const cli = join(root, "dist/spotjob.cjs");
-
-beforeAll(() => {
-  execFileSync(process.execPath, [join(root, "scripts/build.mjs")]);
-});
+const cli = bundles().cli;
 
 function job(items = 3) {
   const dir = mkdtempSync(join(tmpdir(), "spotjob-history-"));
@@ -98,7 +94,7 @@ describe("the store is the truth", () => {
     const j = job();
     expect(j.run().status).toBe(0);
     const other = mkdtempSync(join(tmpdir(), "spotjob-other-store-"));
-    const runtime = spawnSync(process.execPath, [join(root, "dist/runtime.cjs"), "run", "--spec", "job.yaml", "--store", other, "--state", join(j.home, "machine")], { cwd: j.dir, encoding: "utf8", timeout: 60_000 });
+    const runtime = spawnSync(process.execPath, [bundles().runtime, "run", "--spec", "job.yaml", "--store", other, "--state", join(j.home, "machine")], { cwd: j.dir, encoding: "utf8", timeout: 60_000 });
     expect(runtime.status).toBe(1);
     expect(runtime.stdout + runtime.stderr).toMatch(new RegExp(`is this machine's state for the store ${j.home}, not ${other}: give each store its own state directory`));
     expect(j.executions()).toHaveLength(3);

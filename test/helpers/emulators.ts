@@ -1,6 +1,7 @@
 /**
  * Real emulators for the store tests: moto_server (S3) and fake-gcs-server
- * (GCS), started by the tests on free loopback ports. Under CI=true a missing
+ * (GCS) on free loopback ports, started once per run by test/global-setup.ts
+ * (a test with needs of its own starts its own). Under CI=true a missing
  * emulator fails the run; elsewhere the tests that need it are skipped, loudly.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -15,6 +16,9 @@ export interface Emulator {
   pid?: number;
   stop(): Promise<void>;
 }
+
+/** Where an emulator answers: one of these, or the run's shared one (test/helpers/shared.ts). */
+export type Endpoint = Pick<Emulator, "endpoint">;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -102,7 +106,7 @@ export async function startEc2MetadataMock(delaySeconds: number, extra: string[]
 }
 
 /** Environment that points the AWS SDK at moto and the GCS client at fake-gcs-server. */
-export function emulatorEnv(moto?: Emulator, gcs?: Emulator): Record<string, string> {
+export function emulatorEnv(moto?: Endpoint, gcs?: Endpoint): Record<string, string> {
   const env: Record<string, string> = {};
   if (moto) Object.assign(env, { AWS_ENDPOINT_URL_S3: moto.endpoint, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_REGION: "us-east-1" });
   if (gcs) Object.assign(env, { STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: "test" });
@@ -113,12 +117,12 @@ export function emulatorEnv(moto?: Emulator, gcs?: Emulator): Record<string, str
  * The environment of a runtime as on an EC2 instance, with every AWS service on
  * moto_server and no metadata service (the spot-notice watcher says so and goes on).
  */
-export function awsInstanceEnv(moto: Emulator): Record<string, string> {
+export function awsInstanceEnv(moto: Endpoint): Record<string, string> {
   return { ...emulatorEnv(moto), AWS_ENDPOINT_URL: moto.endpoint, SPOTJOB_CLOUD: "aws", SPOTJOB_IMDS_ENDPOINT: "http://127.0.0.1:9" };
 }
 
 /** Creates a bucket in fake-gcs-server through the JSON API. */
-export async function createGcsBucket(gcs: Emulator, bucket: string): Promise<void> {
+export async function createGcsBucket(gcs: Endpoint, bucket: string): Promise<void> {
   const response = await fetch(`${gcs.endpoint}/storage/v1/b?project=test`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: bucket }) });
   if (!response.ok) throw new Error(`creating gs://${bucket} failed: HTTP ${response.status}`);
 }

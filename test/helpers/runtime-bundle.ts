@@ -1,4 +1,4 @@
-/** Builds the runtime bundle once per test file, as the product ships it. */
+/** Builds the runtime bundle into a temporary directory, for benchmarks (tests use the run's build: test/helpers/shared.ts). */
 import { build } from "esbuild";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";

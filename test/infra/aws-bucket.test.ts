@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { JobBucket } from "../../infra/aws/bucket";
 import { recordingMocks, settled, type RecordedResource } from "../../infra/preview/recording-mocks";
+import { registrationsDone } from "../helpers/pulumi-mocks";
 
 const recorded: RecordedResource[] = [];
 pulumi.runtime.setMocks(recordingMocks((r) => recorded.push(r)), "spotjob", "dev", true);
@@ -16,7 +17,7 @@ async function bucket(deleteOnDestroy: boolean): Promise<Record<string, Record<s
   recorded.length = 0;
   const b = new JobBucket(`b-${deleteOnDestroy}`, { jobName: "sweep", prefix: "jobs/sweep", deleteOnDestroy });
   await settled(b.bucketName);
-  await new Promise((r) => setTimeout(r, 50));
+  await registrationsDone();
   return Object.fromEntries(recorded.map((r) => [r.type, r.inputs as Record<string, any>]));
 }
 

@@ -24,29 +24,33 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { PolicyDocument } from "../../infra/aws/policy";
 import { recordingMocks, settled, setSpotjobConfig, type RecordedResource } from "../../infra/preview/recording-mocks";
 import { AWS_CALL_LOG_ENV, recordAwsCalls, type AwsCallRecord } from "../../runtime/cloud/aws-call-log";
+import { Journal } from "../../runtime/journal/journal";
+import { JOURNAL_VERSION } from "../../runtime/journal/record";
 import { S3Store } from "../../runtime/store/s3";
 import { digestFile } from "../../runtime/store/transfer";
 import type { SupervisorConfig } from "../../runtime/supervisor/lambda";
-import { awsInstanceEnv, emulatorEnv, requireBinary, startEc2MetadataMock, startMoto, type Emulator } from "../helpers/emulators";
+import { awsInstanceEnv, emulatorEnv, requireBinary, startEc2MetadataMock } from "../helpers/emulators";
 import { deniedPermissions, describeDenials, readCallLog, requiredPermissions } from "../helpers/iam-calls";
-import { buildRuntime } from "../helpers/runtime-bundle";
+import { bundles, sharedMoto, unique } from "../helpers/shared";
+import { registrationsDone } from "../helpers/pulumi-mocks";
 
 let recorded: RecordedResource[] = [];
 pulumi.runtime.setMocks(recordingMocks((r) => recorded.push(r)), "spotjob", "dev", true);
 
-const hasMoto = requireBinary("moto_server");
+// The run's moto_server: the job's names come from the program (only this file deploys this job); the rest are unique().
+const moto = sharedMoto();
+const hasMoto = moto !== undefined;
 const hasAemm = requireBinary("ec2-metadata-mock");
 const REGION = "us-east-1";
 /** The customer-managed key the spec says its secrets are encrypted with (`secrets_kms_keys`). */
 const KMS_KEY = `arn:aws:kms:${REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 const credentials = { accessKeyId: "test", secretAccessKey: "test" };
 
-let moto: Emulator | undefined;
-let runtime: string;
+const { runtime } = bundles();
 let dir: string;
 let spec: string;
 let instancePolicy: PolicyDocument;
@@ -69,20 +73,19 @@ async function runProgram(job: string): Promise<void> {
   const stack = (await import("../../infra/index.js")) as Record<string, unknown>;
   await settled(stack.store as pulumi.Output<string>);
   await settled(stack.supervisor as pulumi.Output<string>);
-  await new Promise((r) => setTimeout(r, 200));
+  await registrationsDone();
 }
 
 const ofType = (type: string) => recorded.filter((r) => r.type === type);
 
 beforeAll(async () => {
-  if (!hasMoto || !hasAemm) return;
+  if (!moto || !hasAemm) return;
   dir = mkdtempSync(join(tmpdir(), "spotjob-policy-calls-"));
-  [runtime, moto] = await Promise.all([buildRuntime(), startMoto()]);
   const config = { endpoint: moto.endpoint, region: REGION, credentials };
   s3 = new S3Client({ ...config, forcePathStyle: true });
   asg = new AutoScalingClient(config);
-  await new SSMClient(config).send(new PutParameterCommand({ Name: "/spotjob-policy/hf-token", Type: "SecureString", Value: "hf-secret-value-123" }));
-  const secretArn = (await new SecretsManagerClient(config).send(new CreateSecretCommand({ Name: "spotjob-policy/db-password", SecretString: "db-secret-value-456" }))).ARN!;
+  await new SSMClient(config).send(new PutParameterCommand({ Name: "/spotjob-policy/hf-token", Type: "SecureString", Value: "hf-secret-value-123", Overwrite: true }));
+  const secretArn = (await new SecretsManagerClient(config).send(new CreateSecretCommand({ Name: unique("spotjob-policy/db-password"), SecretString: "db-secret-value-456" }))).ARN!;
 
   spec = join(dir, "job.yaml");
   writeFileSync(
@@ -124,17 +127,14 @@ beforeAll(async () => {
 
   // The job's bucket and groups on moto, by the names the program gave them.
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  await asg.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: "gpu", ImageId: "ami-12c6146b", InstanceType: "g4dn.xlarge" }));
+  await asg.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: unique("gpu"), ImageId: "ami-12c6146b", InstanceType: "g4dn.xlarge" }));
   for (const [name, desired] of [
     [supervisorConfig.spot.name, 1],
     [supervisorConfig.onDemand!.name, 0],
   ] as const) {
-    await asg.send(new CreateAutoScalingGroupCommand({ AutoScalingGroupName: name, LaunchConfigurationName: "gpu", MinSize: 0, MaxSize: 1, DesiredCapacity: desired, AvailabilityZones: [`${REGION}a`] }));
+    await asg.send(new CreateAutoScalingGroupCommand({ AutoScalingGroupName: name, LaunchConfigurationName: unique("gpu"), MinSize: 0, MaxSize: 1, DesiredCapacity: desired, AvailabilityZones: [`${REGION}a`] }));
   }
 }, 120_000);
-afterAll(async () => {
-  await moto?.stop();
-});
 
 function runInstance(state: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, [runtime, "run", "--spec", spec, "--store", supervisorConfig.store, "--state", join(dir, state)], {
@@ -198,11 +198,18 @@ describe.runIf(hasMoto && hasAemm)("every AWS call the code makes is allowed by 
       const back = join(dir, "big.back");
       expect(await store.getToFile(key, back)).toBe(true);
       expect((await digestFile(back)).sha256).toBe(digest.sha256);
+      // A machine that finds several journal segments compacts them, deleting those it replaced. Whether machine a
+      // left several above depends on how far it got before its notice (not far, on a loaded machine): here it has.
+      const journals = new S3Store(bucket, `${prefix}/compaction`);
+      const first = await Journal.open({ path: join(dir, "compaction-a", "journal.jsonl"), store: journals });
+      for (const item of ["one", "two"]) await first.append({ v: JOURNAL_VERSION, key: item, status: "done", attempt: 1, at: new Date().toISOString() });
+      await first.close();
+      await (await Journal.open({ path: join(dir, "compaction-b", "journal.jsonl"), store: journals })).close();
     } finally {
       process.env = saved;
     }
     const calls = readCallLog(instanceLog());
-    expect(commands(calls)).toEqual(expect.arrayContaining(["S3:AbortMultipartUpload", "S3:CompleteMultipartUpload", "S3:HeadObject", "S3:ListMultipartUploads", "S3:ListParts", "S3:UploadPart"]));
+    expect(commands(calls)).toEqual(expect.arrayContaining(["S3:AbortMultipartUpload", "S3:CompleteMultipartUpload", "S3:DeleteObject", "S3:HeadObject", "S3:ListMultipartUploads", "S3:ListParts", "S3:UploadPart"]));
     instanceCalls = calls;
     const denied = await deniedPermissions([...instanceCalls, ...startupScriptCalls()], instancePolicy, { secretKmsKeyArn: KMS_KEY });
     expect(describeDenials(denied)).toBe("");

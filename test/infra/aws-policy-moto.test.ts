@@ -15,6 +15,7 @@ import { recordingMocks, settled, setSpotjobConfig, type RecordedResource } from
 import { S3Store } from "../../runtime/store/s3";
 import { requireBinary, type Emulator } from "../helpers/emulators";
 import { assumeRole, createRole, ROOT_CREDENTIALS, startEnforcingMoto, type Credentials } from "../helpers/iam-moto";
+import { registrationsDone } from "../helpers/pulumi-mocks";
 
 let recorded: RecordedResource[] = [];
 pulumi.runtime.setMocks(recordingMocks((r) => recorded.push(r)), "spotjob", "dev", true);
@@ -37,7 +38,7 @@ beforeAll(async () => {
   vi.resetModules();
   const stack = (await import("../../infra/index.js")) as Record<string, unknown>;
   await settled(stack.supervisor as pulumi.Output<string>);
-  await new Promise((r) => setTimeout(r, 200));
+  await registrationsDone();
   const policy = (suffix: string) => JSON.parse(recorded.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name.endsWith(suffix))!.inputs.policy as string) as PolicyDocument;
   expect(JSON.stringify(policy("-instance"))).toContain(`arn:aws:s3:::${BUCKET}/${PREFIX}/*`);
 

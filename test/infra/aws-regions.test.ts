@@ -15,6 +15,7 @@ import { placeForBucket, type CloudPlan } from "../../infra/aws/bucket-region";
 import type { PolicyDocument } from "../../infra/aws/policy";
 import { planFile } from "../../core/plan/plan";
 import { FAKE_ACCOUNT, recordingMocks, setSpotjobConfig, type RecordedResource } from "../../infra/preview/recording-mocks";
+import { registrationsDone } from "../helpers/pulumi-mocks";
 
 /** Where the mock account's buckets are; any other bucket does not exist. */
 const BUCKETS: Record<string, string> = { "results-east": "us-east-1", "results-west": "us-west-2", "results-ireland": "eu-west-1" };
@@ -69,8 +70,8 @@ async function runProgram(config: Record<string, string>): Promise<{ stack: Reco
     const stack = (await import("../../infra/index.js")) as Record<string, unknown>;
     await valueOf(stack.store);
     await valueOf(stack.supervisor);
-    // Registration is asynchronous: let the last resources reach the mock monitor.
-    await new Promise((r) => setTimeout(r, 200));
+    // Registration is asynchronous: wait for the last resources to reach the mock monitor.
+    await registrationsDone();
     return { stack, info };
   } finally {
     log.mockRestore();
@@ -87,7 +88,8 @@ async function previewError(config: Record<string, string>): Promise<string> {
   );
   expect(failed, "the preview fails").toBeInstanceOf(Error);
   expect(failed).toBeInstanceOf(pulumi.RunError);
-  await new Promise((r) => setTimeout(r, 100));
+  // What the failed program still registers lands before the next test starts recording.
+  await registrationsDone();
   return failed!.message;
 }
 

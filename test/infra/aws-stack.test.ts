@@ -18,6 +18,7 @@ import { awsNames } from "../../infra/aws/names";
 import { mutatingOnWildcard, type PolicyDocument } from "../../infra/aws/policy";
 import { allows } from "../helpers/iam-simulator";
 import { mockImages, recordingMocks, settled, setSpotjobConfig, type RecordedResource } from "../../infra/preview/recording-mocks";
+import { registrationsDone } from "../helpers/pulumi-mocks";
 
 const root = resolve(__dirname, "../..");
 let recorded: RecordedResource[] = [];
@@ -32,8 +33,8 @@ async function runProgram(config: Record<string, string>): Promise<Record<string
   const stack = (await import("../../infra/index.js")) as Record<string, unknown>;
   await settled(stack.store as pulumi.Output<string>);
   await settled(stack.supervisor as pulumi.Output<string>);
-  // Registration is asynchronous: let the last resources reach the mock monitor.
-  await new Promise((r) => setTimeout(r, 200));
+  // Registration is asynchronous: wait for the last resources to reach the mock monitor.
+  await registrationsDone();
   return stack;
 }
 
@@ -278,7 +279,7 @@ describe("AwsJob", () => {
       secrets: [],
     });
     await settled(job.store);
-    await new Promise((r) => setTimeout(r, 200));
+    await registrationsDone();
     type Node = { __name: string; __childResources?: Set<Node> };
     const seen: string[] = [];
     const walk = (node: Node, parentName: string) => {

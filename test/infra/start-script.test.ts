@@ -7,10 +7,10 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { until } from "../helpers/wait";
 import { LOCAL_ENV, renderLocalStart, renderLocalStop } from "../../infra/local/start-script";
-import { buildRuntime } from "../helpers/runtime-bundle";
+import { bundles } from "../helpers/shared";
 
 describe("local start/stop scripts", () => {
   it("start script", () => {
@@ -28,10 +28,7 @@ describe("local start/stop scripts", () => {
 });
 
 describe("pulumi up / destroy of a local stack, for real", () => {
-  let bundle: string;
-  beforeAll(async () => {
-    bundle = await buildRuntime();
-  });
+  const bundle = bundles().runtime;
 
   function setUp(items: number) {
     const dir = mkdtempSync(join(tmpdir(), "spotjob-localstack-"));

@@ -8,18 +8,15 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { watchSpotNotice, type SpotNotice } from "../../runtime/cloud/aws-notice";
 import { requireBinary, startEc2MetadataMock, type Emulator } from "../helpers/emulators";
-import { buildRuntime } from "../helpers/runtime-bundle";
+import { bundles } from "../helpers/shared";
 
 const hasAemm = requireBinary("ec2-metadata-mock");
-let runtime: string;
+const { runtime } = bundles();
 let aemm: Emulator | undefined;
 
-beforeAll(async () => {
-  runtime = await buildRuntime();
-}, 60_000);
 afterEach(async () => {
   await aemm?.stop();
   aemm = undefined;

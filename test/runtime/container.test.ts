@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { prepareContainer, wrapInContainer, type ContainerOptions } from "../../runtime/exec/container";
+import { bundles } from "../helpers/shared";
 
 const base: ContainerOptions = { engine: "docker", image: "nvcr.io/nvidia/pytorch:24.08-py3", cwd: "/work/job", mounts: ["/var/lib/spotjob/job"], envNames: ["SWEEP_ITEM", "WANDB_API_KEY"], gpus: true };
 
@@ -77,8 +78,6 @@ describe("prepareContainer", () => {
 
 describe("spotjob run with container_image and no working engine", () => {
   it("warns, saying why, and runs the job on the host", () => {
-    const root = join(__dirname, "../..");
-    execFileSync(process.execPath, [join(root, "scripts/build.mjs")]);
     const dir = mkdtempSync(join(tmpdir(), "spotjob-container-run-"));
     writeFileSync(join(dir, "job.yaml"), 'provider: local\nname: boxed\ncontainer_image: "python:3.12-slim"\nrun: echo ran on the host\n');
     // A PATH with bash and a docker CLI whose daemon is not running, whatever this machine has.
@@ -86,7 +85,7 @@ describe("spotjob run with container_image and no working engine", () => {
     mkdirSync(bin);
     symlinkSync(execFileSync("bash", ["-c", "command -v bash"], { encoding: "utf8" }).trim(), join(bin, "bash"));
     writeFileSync(join(bin, "docker"), "#!/bin/bash\necho 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock.' >&2\nexit 1\n", { mode: 0o755 });
-    const run = spawnSync(process.execPath, [join(root, "dist/spotjob.cjs"), "run", "job.yaml"], { cwd: dir, encoding: "utf8", env: { ...process.env, PATH: bin, NO_COLOR: "1" } });
+    const run = spawnSync(process.execPath, [bundles().cli, "run", "job.yaml"], { cwd: dir, encoding: "utf8", env: { ...process.env, PATH: bin, NO_COLOR: "1" } });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stderr + run.stdout).toMatch(
       /container_image python:3\.12-slim: no working container engine \(docker, podman\) on this machine \(docker is installed but does not answer \(Cannot connect to the Docker daemon.*\)\); running on the host instead/,

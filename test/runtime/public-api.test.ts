@@ -6,17 +6,15 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 // The program below uses the package as users do; its types resolve too (package.json "exports").
 import type { ResumableSweep } from "spotjob/runtime";
+import { bundles } from "../helpers/shared";
 
 export type PublicSweepApi = Pick<ResumableSweep<unknown>, "completed" | "pending" | "record" | "close">;
 
-const root = join(__dirname, "../..");
-
-beforeAll(() => {
-  execFileSync(process.execPath, [join(root, "scripts/build.mjs")]);
-});
+// The package as installed, built once for the run: the program resolves `spotjob/runtime` through its exports.
+const { packageDir } = bundles();
 
 const program = `
 const { ResumableSweep } = require("spotjob/runtime");
@@ -39,7 +37,7 @@ describe("spotjob/runtime", () => {
     const dir = mkdtempSync(join(tmpdir(), "spotjob-api-"));
     const run = (machine: string, crashAfter: number) => {
       try {
-        return execFileSync(process.execPath, ["-e", program, dir, machine, String(crashAfter)], { cwd: root, encoding: "utf8" });
+        return execFileSync(process.execPath, ["-e", program, dir, machine, String(crashAfter)], { cwd: packageDir, encoding: "utf8" });
       } catch (e) {
         return `exit ${(e as { status: number }).status}`;
       }

@@ -13,22 +13,24 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fetchResumeSource, isRemoteSource, ResumeSourceCorruptError } from "../../runtime/snapshot/resume-from";
 import { openStore } from "../../runtime/store/open";
-import { createGcsBucket, emulatorEnv, requireBinary, startFakeGcs, startMoto, type Emulator } from "../helpers/emulators";
+import { createGcsBucket, emulatorEnv } from "../helpers/emulators";
+import { sharedGcs, sharedMoto, unique } from "../helpers/shared";
 
 const PROGRESS = JSON.stringify({ done: [1, 2, 3] });
 const manifestOf = (body: string) => JSON.stringify({ schema_version: 1, sha256: createHash("sha256").update(body).digest("hex"), size_bytes: Buffer.byteLength(body) });
-const hasMoto = requireBinary("moto_server");
-const hasGcs = requireBinary("fake-gcs-server");
-let moto: Emulator | undefined;
-let gcs: Emulator | undefined;
+// The run's emulators, in a bucket of this file's own.
+const moto = sharedMoto();
+const gcs = sharedGcs();
+const hasMoto = moto !== undefined;
+const hasGcs = gcs !== undefined;
+const BUCKET = unique("resume");
 let server: Server;
 let httpBase: string;
 
 beforeAll(async () => {
-  [moto, gcs] = await Promise.all([hasMoto ? startMoto() : undefined, hasGcs ? startFakeGcs() : undefined]);
   Object.assign(process.env, emulatorEnv(moto, gcs));
-  if (moto) await new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }).send(new CreateBucketCommand({ Bucket: "resume" }));
-  if (gcs) await createGcsBucket(gcs, "resume");
+  if (moto) await new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }).send(new CreateBucketCommand({ Bucket: BUCKET }));
+  if (gcs) await createGcsBucket(gcs, BUCKET);
   // A presigned-URL server: only the exact signed path and query are served.
   server = createServer((req, res) => {
     const url = new URL(req.url!, "http://x");
@@ -41,7 +43,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   server?.close();
-  await Promise.all([moto?.stop(), gcs?.stop()]);
 });
 
 const dirs = () => {
@@ -73,8 +74,8 @@ describe("SWEEP_RESUME_FROM sources", () => {
 
   const stores: [string, () => boolean, string][] = [
     ["file://", () => true, `file://${mkdtempSync(join(tmpdir(), "spotjob-src-"))}`],
-    ["s3:// (moto_server)", () => hasMoto, "s3://resume/runs"],
-    ["gs:// (fake-gcs-server)", () => hasGcs, "gs://resume/runs"],
+    ["s3:// (moto_server)", () => hasMoto, `s3://${BUCKET}/runs`],
+    ["gs:// (fake-gcs-server)", () => hasGcs, `gs://${BUCKET}/runs`],
   ];
   describe.each(stores)("%s", (_, available, base) => {
     it.runIf(available())("fetches a copy that matches its manifest, refuses one that does not, and starts fresh when missing", async () => {

@@ -14,11 +14,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { awsSecretsReader, fetchAwsSecrets, SecretFetchError } from "../../runtime/cloud/aws-secrets";
 import { MASK, Redactor } from "../../runtime/redact";
-import { awsInstanceEnv, requireBinary, startMoto, type Emulator } from "../helpers/emulators";
-import { buildRuntime } from "../helpers/runtime-bundle";
+import { awsInstanceEnv } from "../helpers/emulators";
+import { bundles, sharedMoto, unique } from "../helpers/shared";
 
 describe("Redactor", () => {
   it("masks every occurrence of every value of 6 characters or more, and nothing else", () => {
@@ -59,33 +59,29 @@ describe("secrets off AWS (no SPOTJOB_CLOUD)", () => {
   }, 60_000);
 });
 
-const hasMoto = requireBinary("moto_server");
-let moto: Emulator | undefined;
-let runtime: string;
+// The run's moto_server; the bucket and secret are this file's own, parameters live under /spotjob-test/ (only here).
+const moto = sharedMoto();
+const hasMoto = moto !== undefined;
+const { runtime } = bundles();
 let s3: S3Client;
 let ssm: SSMClient;
 let secretsManager: SecretsManagerClient;
-const BUCKET = "secrets-store";
+const BUCKET = unique("secrets-store");
 // Random, so that finding one anywhere can only mean it leaked.
 const TOKEN = `tok-${randomBytes(12).toString("hex")}`;
 const DB_PASSWORD = `pw-${randomBytes(12).toString("hex")}`;
 let dbArn: string;
 
 beforeAll(async () => {
-  runtime = await buildRuntime();
-  if (!hasMoto) return;
-  moto = await startMoto();
+  if (!moto) return;
   const config = { endpoint: moto.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } };
   s3 = new S3Client({ ...config, forcePathStyle: true });
   ssm = new SSMClient(config);
   secretsManager = new SecretsManagerClient(config);
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  await ssm.send(new PutParameterCommand({ Name: "/spotjob-test/my-token", Type: "SecureString", Value: TOKEN }));
-  dbArn = (await secretsManager.send(new CreateSecretCommand({ Name: "spotjob-test/db-password", SecretString: DB_PASSWORD }))).ARN!;
+  await ssm.send(new PutParameterCommand({ Name: "/spotjob-test/my-token", Type: "SecureString", Value: TOKEN, Overwrite: true }));
+  dbArn = (await secretsManager.send(new CreateSecretCommand({ Name: unique("spotjob-test/db-password"), SecretString: DB_PASSWORD }))).ARN!;
 }, 60_000);
-afterAll(async () => {
-  await moto?.stop();
-});
 
 /** Runs the runtime bundle as the instance does: SPOTJOB_CLOUD=aws, AWS endpoints on moto, no metadata service. */
 function runRuntime(spec: string, prefix: string, state: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -249,7 +245,7 @@ describe.runIf(hasMoto)("secrets on AWS (moto_server SSM and Secrets Manager, ru
     const euManager = new SecretsManagerClient({ ...config, region: "eu-west-1" });
     const EU_TOKEN = `eu-${randomBytes(12).toString("hex")}`;
     const EU_SECRET = `eusm-${randomBytes(12).toString("hex")}`;
-    await euSsm.send(new PutParameterCommand({ Name: "/spotjob-test/eu-token", Type: "SecureString", Value: EU_TOKEN }));
+    await euSsm.send(new PutParameterCommand({ Name: "/spotjob-test/eu-token", Type: "SecureString", Value: EU_TOKEN, Overwrite: true }));
     const euParameterArn = (await euSsm.send(new GetParameterCommand({ Name: "/spotjob-test/eu-token" }))).Parameter!.ARN!;
     expect(euParameterArn).toMatch(/^arn:aws:ssm:eu-west-1:\d{12}:parameter\/spotjob-test\/eu-token$/);
     const euSecretArn = (await euManager.send(new CreateSecretCommand({ Name: `spotjob-test/eu-${randomBytes(3).toString("hex")}`, SecretString: EU_SECRET }))).ARN!;

@@ -22,24 +22,22 @@ import type { SupervisorPolicy } from "../../runtime/supervisor/decide";
 import { SUPERVISOR_STATE_KEY, superviseOnce, type SupervisedJob } from "../../runtime/supervisor/supervise";
 import type { SupervisorConfig } from "../../runtime/supervisor/lambda";
 import { openStore } from "../../runtime/store/open";
-import { awsInstanceEnv, emulatorEnv, requireBinary, startMoto, type Emulator } from "../helpers/emulators";
-import { buildRuntime } from "../helpers/runtime-bundle";
+import { awsInstanceEnv, emulatorEnv } from "../helpers/emulators";
+import { bundles, sharedMoto, unique } from "../helpers/shared";
 import { failedLaunch, stubAutoScaling } from "../helpers/stub-autoscaling";
 
-const hasMoto = requireBinary("moto_server");
-let moto: Emulator | undefined;
+// The run's moto_server: every name here is this file's own (unique()).
+const moto = sharedMoto();
+const hasMoto = moto !== undefined;
+const LAUNCH_CONFIG = unique("gpu");
 let client: AutoScalingClient;
 let counter = 0;
 
 beforeAll(async () => {
-  if (!hasMoto) return;
-  moto = await startMoto();
+  if (!moto) return;
   client = new AutoScalingClient({ endpoint: moto.endpoint, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
-  await client.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: "gpu", ImageId: "ami-12c6146b", InstanceType: "g4dn.xlarge" }));
+  await client.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: LAUNCH_CONFIG, ImageId: "ami-12c6146b", InstanceType: "g4dn.xlarge" }));
 }, 60_000);
-afterAll(async () => {
-  await moto?.stop();
-});
 
 const T0 = Date.parse("2026-11-24T12:00:00Z");
 const min = (m: number) => T0 + m * 60_000;
@@ -47,15 +45,16 @@ const policy: SupervisorPolicy = { maxRuntimeMinutes: 120, budgetUsd: 10, spotFa
 
 async function job(spotDesired: number, onDemandDesired: number, status?: Partial<JobStatus>): Promise<SupervisedJob> {
   const n = counter++;
-  for (const [name, desired] of [[`spot-${n}`, spotDesired], [`od-${n}`, onDemandDesired]] as const) {
-    await client.send(new CreateAutoScalingGroupCommand({ AutoScalingGroupName: name, LaunchConfigurationName: "gpu", MinSize: 0, MaxSize: 1, DesiredCapacity: desired, AvailabilityZones: ["us-east-1a"] }));
+  const [spot, onDemand] = [unique(`spot-${n}`), unique(`od-${n}`)];
+  for (const [name, desired] of [[spot, spotDesired], [onDemand, onDemandDesired]] as const) {
+    await client.send(new CreateAutoScalingGroupCommand({ AutoScalingGroupName: name, LaunchConfigurationName: LAUNCH_CONFIG, MinSize: 0, MaxSize: 1, DesiredCapacity: desired, AvailabilityZones: ["us-east-1a"] }));
   }
   const store = new LocalDirStore(mkdtempSync(join(tmpdir(), "spotjob-supervisor-")));
   if (status) {
     const full: JobStatus = { job: "j", state: "RUNNING", holder: "h", items: { done: 0, failed: 0, total: 0 }, attempts: 1, started_at: new Date(T0).toISOString(), heartbeat_at: new Date(T0).toISOString(), ...status };
     await store.put("status.json", JSON.stringify(full));
   }
-  return { store, spot: { name: `spot-${n}`, pricePerHour: 2 }, onDemand: { name: `od-${n}`, pricePerHour: 6 }, policy };
+  return { store, spot: { name: spot, pricePerHour: 2 }, onDemand: { name: onDemand, pricePerHour: 6 }, policy };
 }
 
 async function running(j: SupervisedJob): Promise<Record<string, { desired: number; instances: number }>> {
@@ -131,7 +130,7 @@ describe.runIf(hasMoto)("supervisor on moto_server", () => {
     const j = await job(1, 1, { state: "RUNNING" });
     const dir = mkdtempSync(join(tmpdir(), "spotjob-own-groups-"));
     writeFileSync(join(dir, "job.yaml"), "provider: aws\ngpu_type: T4\nname: own-groups\nrun: echo done\n");
-    const runtime = await buildRuntime();
+    const { runtime } = bundles();
     const run = spawnSync(process.execPath, [runtime, "run", "--spec", join(dir, "job.yaml"), "--store", join(dir, "store"), "--state", join(dir, "machine")], {
       encoding: "utf8",
       timeout: 60_000,
@@ -154,11 +153,12 @@ describe.runIf(hasMoto)("supervisor on moto_server", () => {
 describe.runIf(hasMoto)("the supervisor's Lambda handler on moto_server", () => {
   let handler: () => Promise<{ scale: Record<string, number>; events: string[]; spentUsd: number }>;
   const saved = { ...process.env };
+  const bucket = unique("handler");
   beforeAll(async () => {
     Object.assign(process.env, emulatorEnv(moto), { AWS_ENDPOINT_URL: moto!.endpoint });
-    await new S3Client({ endpoint: moto!.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }).send(new CreateBucketCommand({ Bucket: "handler" }));
+    await new S3Client({ endpoint: moto!.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } }).send(new CreateBucketCommand({ Bucket: bucket }));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    handler = require(await buildRuntime()).handler;
+    handler = require(bundles().runtime).handler;
   }, 60_000);
   afterAll(() => {
     process.env = saved;
@@ -167,7 +167,7 @@ describe.runIf(hasMoto)("the supervisor's Lambda handler on moto_server", () => 
   /** Two groups on moto, a status and a supervisor state in an S3 store, and the handler's configuration. */
   async function deployed(spot: number, onDemand: number, status: Partial<JobStatus>, state?: object, overrides: Partial<SupervisorConfig["policy"]> = {}) {
     const j = await job(spot, onDemand);
-    const store = `s3://handler/jobs/job-${counter++}`;
+    const store = `s3://${bucket}/jobs/job-${counter++}`;
     const s3 = openStore(store);
     const now = Date.now();
     const full: JobStatus = { job: "j", state: "RUNNING", holder: "h", items: { done: 0, failed: 0, total: 0 }, attempts: 1, started_at: new Date(now - 30 * 60_000).toISOString(), heartbeat_at: new Date(now).toISOString(), ...status };
