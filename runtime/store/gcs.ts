@@ -5,7 +5,8 @@
  */
 import { Storage, type Bucket } from "@google-cloud/storage";
 import { createHash } from "node:crypto";
-import { PreconditionFailed, StoreUnavailable, type PutCondition, type Store, type StoredObject } from "./store";
+import { gcsProblem } from "./problems";
+import { PreconditionFailed, StoreError, StoreUnavailable, type PutCondition, type Store, type StoredObject } from "./store";
 import { downloadInRanges, inParallel, type FileDigest } from "./transfer";
 import { DEFAULT_RETRY, requestTimeoutMs, withRetry, type RetryPolicy } from "./retry";
 import { compose, downloadRange, mediaUpload, type UploadedObject } from "./gcs-media-upload";
@@ -23,6 +24,8 @@ export class GcsStore implements Store {
   private readonly bucketRef: Bucket;
   private readonly retry: RetryPolicy;
   private readonly composeMax: number;
+  /** The bucket answered a request with an object or a listing: it exists (a 404 is then a missing object). */
+  private bucketSeen = false;
 
   constructor(
     readonly bucket: string,
@@ -60,25 +63,52 @@ export class GcsStore implements Store {
     try {
       return await withRetry(fn, this.retry);
     } catch (e) {
-      if (e instanceof PreconditionFailed) throw e;
-      const err = e as { code?: unknown; message?: string };
-      throw new StoreUnavailable(this.url, `${what} failed: ${err.code !== undefined ? `HTTP ${String(err.code)} ` : ""}${err.message || "no response"}`, { cause: e });
+      if (e instanceof PreconditionFailed || e instanceof StoreError) throw e;
+      // GCS answers a missing bucket with the 404 of a missing object: a 404 is checked.
+      throw gcsProblem({ store: this.url, bucket: this.bucket, what, error: e, endpoint: this.storage.apiEndpoint, bucketMissing: code(e) === 404 && !(await this.bucketExists()) });
     }
   }
 
+  /**
+   * After a 404: whether the bucket exists, asked once with a listing (the
+   * permission the store needs anyway). A refusal or an error leaves it
+   * assumed; a definite 404 means there is no such bucket.
+   */
+  private async bucketExists(): Promise<boolean> {
+    if (this.bucketSeen) return true;
+    try {
+      await this.bucketRef.getFiles({ prefix: this.key(""), maxResults: 1, autoPaginate: false });
+    } catch (e) {
+      if (code(e) === 404) return false;
+      return true;
+    }
+    this.bucketSeen = true;
+    return true;
+  }
+
+  /** A missing object, or (the first time) a missing bucket, which is an error. */
+  private async absent(what: string, notFound: unknown): Promise<undefined> {
+    if (!(await this.bucketExists())) throw gcsProblem({ store: this.url, bucket: this.bucket, what, error: notFound, endpoint: this.storage.apiEndpoint, bucketMissing: true });
+    return undefined;
+  }
+
   async get(key: string): Promise<StoredObject | undefined> {
-    return this.call(`get ${key}`, async () => {
+    let notFound: unknown;
+    const got = await this.call(`get ${key}`, async () => {
       try {
         const [metadata] = await this.bucketRef.file(this.key(key)).getMetadata();
         const generation = String(metadata.generation);
         // Download exactly the generation we saw, so body and version agree.
         const [body] = await this.bucketRef.file(this.key(key), { generation }).download();
+        this.bucketSeen = true;
         return { body, version: generation };
       } catch (e) {
-        if (code(e) === 404) return undefined;
-        throw e;
+        if (code(e) !== 404) throw e;
+        notFound = e;
+        return undefined;
       }
     });
+    return got ?? this.absent(`get ${key}`, notFound);
   }
 
   async put(key: string, body: Buffer | string, condition: PutCondition = {}): Promise<{ version: string }> {
@@ -230,15 +260,18 @@ export class GcsStore implements Store {
 
   /** Streams an object into `file`, 64 MiB ranges a few at a time, each retried on its own. */
   async getToFile(key: string, file: string): Promise<boolean> {
+    let notFound: unknown;
     const metadata = await this.call(`get ${key}`, async () => {
       try {
         return (await this.bucketRef.file(this.key(key)).getMetadata())[0];
       } catch (e) {
-        if (code(e) === 404) return undefined;
-        throw e;
+        if (code(e) !== 404) throw e;
+        notFound = e;
+        return undefined;
       }
     });
-    if (!metadata) return false;
+    if (!metadata) return (await this.absent(`get ${key}`, notFound)) ?? false;
+    this.bucketSeen = true;
     await downloadInRanges(file, Number(metadata.size), CHUNK_BYTES, async (start, end, handle) => {
       const got = await this.call(`get ${key} bytes ${start}-${end}`, async () =>
         downloadRange({ endpoint: this.storage.apiEndpoint, bucket: this.bucket, name: this.key(key), generation: String(metadata.generation), start, end, headers: await this.authHeaders(), timeoutMs: requestTimeoutMs(), handle }),
@@ -251,6 +284,7 @@ export class GcsStore implements Store {
   async list(prefix: string): Promise<string[]> {
     return this.call(`list ${prefix}`, async () => {
       const [files] = await this.bucketRef.getFiles({ prefix: this.key(prefix), autoPaginate: true });
+      this.bucketSeen = true;
       return files.map((f) => (this.prefix ? f.name.slice(this.prefix.length + 1) : f.name)).sort();
     });
   }

@@ -6,7 +6,8 @@
 import { createWriteStream } from "node:fs";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { StoreUnavailable, type Store, type StoredObject } from "./store";
+import { httpProblem, readOnly } from "./problems";
+import type { Store, StoredObject } from "./store";
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from "./retry";
 
 export class HttpStore implements Store {
@@ -36,7 +37,7 @@ export class HttpStore implements Store {
         return { body, version: response.headers.get("etag") ?? "" };
       }, this.retry);
     } catch (e) {
-      throw new StoreUnavailable(this.url, `get ${key || "(file)"} failed: ${(e as Error).message}`, { cause: e });
+      throw httpProblem(this.url, `get ${key || "(file)"}`, e);
     }
   }
 
@@ -64,23 +65,23 @@ export class HttpStore implements Store {
         }
       }, this.retry);
     } catch (e) {
-      throw new StoreUnavailable(this.url, `get ${key || "(file)"} failed: ${(e as Error).message}`, { cause: e });
+      throw httpProblem(this.url, `get ${key || "(file)"}`, e);
     }
   }
 
-  async putFile(): Promise<never> {
-    throw new Error(`${this.url} is read-only: http(s) URLs can only be resumed from`);
+  async putFile(key?: string): Promise<never> {
+    throw readOnly(this.url, key ? `put ${key}` : "put");
   }
 
-  async put(): Promise<never> {
-    throw new Error(`${this.url} is read-only: http(s) URLs can only be resumed from`);
+  async put(key?: string): Promise<never> {
+    throw readOnly(this.url, key ? `put ${key}` : "put");
   }
 
   async list(): Promise<string[]> {
     return [];
   }
 
-  async delete(): Promise<never> {
-    throw new Error(`${this.url} is read-only`);
+  async delete(key?: string): Promise<never> {
+    throw readOnly(this.url, key ? `delete ${key}` : "delete");
   }
 }

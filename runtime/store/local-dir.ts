@@ -1,12 +1,15 @@
 /**
  * A store in a local directory. Every put writes a unique temporary name,
  * fsyncs it, renames it into place and fsyncs the directory, so a crash at
- * any instant leaves the old object or the new one, never a torn one.
+ * any instant leaves the old object or the new one, never a torn one. A
+ * failure on the store's own files (not the caller's) is a StoreError that
+ * says which directory and what to do; none is retried (none would pass).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { promises as fs, constants } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
-import { PreconditionFailed, type PutCondition, type Store, type StoredObject } from "./store";
+import { localProblem } from "./problems";
+import { PreconditionFailed, StoreError, type PutCondition, type Store, type StoredObject } from "./store";
 import type { FileDigest } from "./transfer";
 
 const TEMP_SUFFIX = ".spotjob-tmp";
@@ -25,13 +28,25 @@ export class LocalDirStore implements Store {
     return join(this.root, ...key.split("/"));
   }
 
+  /**
+   * A failure on the store's own files, said with its fix; anything else (a
+   * lost precondition, a bug) as it is. The error's own path is the most
+   * precise (the very folder mkdir could not make), except a copy's, which
+   * names two files: then `path`, the store's one.
+   */
+  private async fail(e: unknown, what: string, access: "read" | "write", path: string): Promise<never> {
+    if (e instanceof PreconditionFailed || e instanceof StoreError || !isErrno(e)) throw e;
+    throw await localProblem(this.url, what, access, e, e.syscall === "copyfile" ? path : ((e as { dest?: string }).dest ?? e.path ?? path));
+  }
+
   async get(key: string): Promise<StoredObject | undefined> {
+    const path = this.path(key);
     try {
-      const body = await fs.readFile(this.path(key));
+      const body = await fs.readFile(path);
       return { body, version: versionOf(body) };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw e;
+      return this.fail(e, `get ${key}`, "read", path);
     }
   }
 
@@ -39,7 +54,7 @@ export class LocalDirStore implements Store {
     const data = typeof body === "string" ? Buffer.from(body) : body;
     const target = this.path(key);
     const run = async () => {
-      await fs.mkdir(dirname(target), { recursive: true });
+      await makeDirs(dirname(target));
       if (condition.ifAbsent && (await exists(target))) throw new PreconditionFailed(this.url, key);
       if (condition.ifVersion !== undefined && (await this.get(key))?.version !== condition.ifVersion) throw new PreconditionFailed(this.url, key);
       const temp = `${target}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`;
@@ -58,7 +73,7 @@ export class LocalDirStore implements Store {
       // A caller's SHA-256 is the version already: no second pass over a large body.
       return { version: condition.sha256 ? versionFromSha256(condition.sha256) : versionOf(data) };
     };
-    return this.serialise(target, run);
+    return this.serialise(target, () => run().catch((e) => this.fail(e, `put ${key}`, "write", target)));
   }
 
   /**
@@ -68,12 +83,17 @@ export class LocalDirStore implements Store {
    */
   async putFile(key: string, file: string, digest: FileDigest, condition: { ifAbsent?: boolean } = {}): Promise<{ version: string }> {
     const target = this.path(key);
+    const what = `put ${key} (${file})`;
     return this.serialise(target, async () => {
-      await fs.mkdir(dirname(target), { recursive: true });
-      if (condition.ifAbsent && (await exists(target))) throw new PreconditionFailed(this.url, key);
+      await makeDirs(dirname(target)).catch((e) => this.fail(e, what, "write", target));
+      if (condition.ifAbsent && (await exists(target).catch((e) => this.fail(e, what, "read", target)))) throw new PreconditionFailed(this.url, key);
       const temp = `${target}.${randomBytes(6).toString("hex")}${TEMP_SUFFIX}`;
       try {
-        await fs.copyFile(file, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+        // The caller's file failing to read is the caller's error; the copy failing to be written is the store's.
+        await fs.copyFile(file, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE).catch(async (e) => {
+          if (await fs.access(file, constants.R_OK).then(() => false, () => true)) throw e;
+          return this.fail(e, what, "write", temp);
+        });
         const handle = await fs.open(temp, "r+");
         try {
           await handle.sync();
@@ -82,7 +102,7 @@ export class LocalDirStore implements Store {
         } finally {
           await handle.close();
         }
-        await this.moveIntoPlace(temp, target, key, condition.ifAbsent);
+        await this.moveIntoPlace(temp, target, key, condition.ifAbsent).catch((e) => this.fail(e, what, "write", target));
       } finally {
         await fs.rm(temp, { force: true });
       }
@@ -106,12 +126,15 @@ export class LocalDirStore implements Store {
   }
 
   async getToFile(key: string, file: string): Promise<boolean> {
+    const source = this.path(key);
     try {
-      await fs.copyFile(this.path(key), file, constants.COPYFILE_FICLONE);
+      await fs.copyFile(source, file, constants.COPYFILE_FICLONE);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENOENT" && !(await exists(dirname(file)))) throw e;
       if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
-      throw e;
+      // The caller's file failing to be written is the caller's error; the object failing to be read is the store's.
+      if (await fs.access(source, constants.R_OK).then(() => true, () => false)) throw e;
+      return this.fail(e, `get ${key}`, "read", source);
     }
     const handle = await fs.open(file, "r+");
     try {
@@ -141,7 +164,7 @@ export class LocalDirStore implements Store {
         entries = await fs.readdir(dir, { withFileTypes: true });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-        throw e;
+        return this.fail(e, `list ${prefix || "(all)"}`, "read", dir);
       }
       for (const entry of entries) {
         const full = join(dir, entry.name);
@@ -155,7 +178,8 @@ export class LocalDirStore implements Store {
   }
 
   async delete(key: string): Promise<void> {
-    await fs.rm(this.path(key), { force: true });
+    const path = this.path(key);
+    await fs.rm(path, { force: true }).catch((e) => this.fail(e, `delete ${key}`, "write", path));
   }
 }
 
@@ -164,6 +188,37 @@ function versionOf(body: Buffer): string {
 }
 
 const versionFromSha256 = (hex: string) => hex.slice(0, 32);
+
+const isErrno = (e: unknown): e is NodeJS.ErrnoException => typeof (e as NodeJS.ErrnoException)?.code === "string" && typeof (e as NodeJS.ErrnoException)?.syscall === "string";
+
+/**
+ * `mkdir -p` that always ends. Node's own (`recursive: true`) retries for
+ * ever when mkdir says ENOENT under a parent that exists (procfs does): a
+ * store at file:///proc/nope spun at full CPU. Here each level is tried at
+ * most twice; a second ENOENT is final.
+ */
+export async function makeDirs(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return mustBeDirectory(dir);
+    if (code !== "ENOENT" || dirname(dir) === dir) throw e;
+  }
+  await makeDirs(dirname(dir));
+  try {
+    await fs.mkdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return mustBeDirectory(dir); // made meanwhile by another writer
+    throw e;
+  }
+}
+
+/** `dir` exists: it must be a directory (a link to one will do); stat's ENOENT says it is a link to nowhere. */
+async function mustBeDirectory(dir: string): Promise<void> {
+  if (!(await fs.stat(dir)).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: "ENOTDIR", syscall: "mkdir", path: dir });
+}
 
 const exists = (path: string) => fs.stat(path).then(
   () => true,
@@ -181,7 +236,7 @@ export async function syncDir(dir: string): Promise<void> {
 
 /** Writes a whole file so that a crash leaves the old contents or the new, never a mix. */
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
-  await fs.mkdir(dirname(path), { recursive: true });
+  await makeDirs(dirname(path));
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}-${randomBytes(4).toString("hex")}${TEMP_SUFFIX}`);
   const handle = await fs.open(temp, "w", 0o644);
   try {

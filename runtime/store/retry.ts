@@ -1,6 +1,16 @@
 /**
  * Transient store errors (5xx, throttling, resets, timeouts) are retried with
- * capped exponential backoff and full jitter; anything else fails at once.
+ * capped exponential backoff and full jitter; anything else (403, a missing
+ * bucket, no region or credentials, a filesystem error) fails at once.
+ *
+ * The bound: with DEFAULT_RETRY a call makes at most 8 attempts and waits at
+ * most 11.3 s between them in all (100 ms doubling, capped at 5 s, times a
+ * random 0-1). Each attempt has its own deadline (requestTimeoutMs, 15 s,
+ * plus a second per 2 MiB of body). So a store that refuses connections or
+ * whose name does not resolve is reported within about 12 s (6 s on
+ * average), one that drops packets within 8 deadlines plus 11.3 s; the error
+ * then says how many attempts were made over how long (`GaveUp`). Nothing
+ * else in the runtime retries a store call in a loop of its own.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -28,13 +38,36 @@ export function isTransient(e: unknown): boolean {
   return err?.cause !== undefined && err.cause !== e ? isTransient(err.cause) : false;
 }
 
-/** Runs `fn` until it succeeds, fails permanently, or runs out of attempts; `fn` learns which attempt it is. */
+/** A transient error that lasted through every attempt: `cause` is the last one. */
+export class GaveUp extends Error {
+  constructor(
+    readonly attempts: number,
+    readonly elapsedMs: number,
+    readonly last: unknown,
+  ) {
+    super(`${(last as Error)?.message ?? String(last)} (${attempts} attempts over ${(elapsedMs / 1000).toFixed(1)} s)`, { cause: last });
+    this.name = "GaveUp";
+  }
+
+  /** e.g. "8 attempts over 9.4 s". */
+  get tried(): string {
+    return `${this.attempts} attempt${this.attempts === 1 ? "" : "s"} over ${(this.elapsedMs / 1000).toFixed(1)} s`;
+  }
+}
+
+/**
+ * Runs `fn` until it succeeds, fails permanently (that error is thrown as it
+ * is), or runs out of attempts on a transient error (thrown as `GaveUp`);
+ * `fn` learns which attempt it is.
+ */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY): Promise<T> {
+  const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (e) {
-      if (attempt >= policy.attempts || !isTransient(e)) throw e;
+      if (!isTransient(e)) throw e;
+      if (attempt >= policy.attempts) throw new GaveUp(attempt, Date.now() - started, e);
       const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
       await sleep(Math.random() * cap);
     }

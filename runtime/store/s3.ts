@@ -14,7 +14,8 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import type { Readable } from "node:stream";
-import { PreconditionFailed, StoreUnavailable, type PutCondition, type Store, type StoredObject } from "./store";
+import { s3Problem } from "./problems";
+import { PreconditionFailed, StoreError, type PutCondition, type Store, type StoredObject } from "./store";
 import { downloadInRanges, inParallel, readRange, type FileDigest } from "./transfer";
 import { recordAwsCalls } from "../cloud/aws-call-log";
 import { DEFAULT_RETRY, requestTimeoutMs, withRetry, type RetryPolicy } from "./retry";
@@ -28,6 +29,8 @@ export class S3Store implements Store {
   readonly url: string;
   private readonly client: S3Client;
   private readonly retry: RetryPolicy;
+  /** The bucket was seen to exist (an object, a listing, NoSuchKey): a HEAD's bare 404 is then a missing key. */
+  private bucketSeen = false;
 
   constructor(
     readonly bucket: string,
@@ -72,9 +75,32 @@ export class S3Store implements Store {
     try {
       return await withRetry(fn, this.retry);
     } catch (e) {
-      if (e instanceof PreconditionFailed) throw e;
-      throw new StoreUnavailable(this.url, `${what} failed: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
+      if (e instanceof PreconditionFailed || e instanceof StoreError) throw e;
+      throw await this.problem(what, e);
     }
+  }
+
+  /** What went wrong, said with its fix (see `problems.ts`). */
+  private async problem(what: string, error: unknown, bucketMissing = false) {
+    const r: unknown = this.client.config.region;
+    const region = await (async () => (typeof r === "function" ? ((await r()) as string) : (r as string | undefined)))().catch(() => undefined);
+    return s3Problem({ store: this.url, bucket: this.bucket, prefix: this.prefix, what, error, region, endpoint: process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL, bucketMissing });
+  }
+
+  /**
+   * Whether the bucket exists: a HEAD answers a missing bucket with a bare
+   * 404, as it does a missing key. Asked with the listing the store needs
+   * anyway (no new permission); a refusal or an error leaves it assumed.
+   */
+  private async bucketExists(): Promise<boolean> {
+    try {
+      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(""), MaxKeys: 1 }), this.deadline());
+    } catch (e) {
+      if ((e as Error).name === "NoSuchBucket") return false;
+      return true;
+    }
+    this.bucketSeen = true;
+    return true;
   }
 
   async get(key: string): Promise<StoredObject | undefined> {
@@ -82,9 +108,14 @@ export class S3Store implements Store {
       try {
         const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }), this.deadline());
         const body = Buffer.from(await out.Body!.transformToByteArray());
+        this.bucketSeen = true;
         return { body, version: out.ETag ?? "" };
       } catch (e) {
-        if (status(e) === 404 || (e as Error).name === "NoSuchKey") return undefined;
+        // A GET's 404 says which is missing, the key or the bucket.
+        if ((e as Error).name !== "NoSuchBucket" && (status(e) === 404 || (e as Error).name === "NoSuchKey")) {
+          this.bucketSeen = true;
+          return undefined;
+        }
         throw e;
       }
     });
@@ -108,7 +139,7 @@ export class S3Store implements Store {
         return { version: out.ETag ?? "" };
       } catch (e) {
         const code = status(e);
-        if (code === 412 || (code === 404 && condition.ifVersion !== undefined)) {
+        if (code === 412 || (code === 404 && condition.ifVersion !== undefined && (e as Error).name !== "NoSuchBucket")) {
           // A retried create may have succeeded the first time: our own bytes are not a conflict.
           if (attempt > 1 && condition.ifAbsent) {
             const current = await this.get(key);
@@ -274,15 +305,23 @@ export class S3Store implements Store {
 
   /** The stored size of an object, or undefined when there is none. */
   private async sizeOf(key: string): Promise<number | undefined> {
-    return this.call(`head ${key}`, async () => {
+    let missing: unknown;
+    const size = await this.call(`head ${key}`, async () => {
       try {
         const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }), this.deadline());
+        this.bucketSeen = true;
         return out.ContentLength;
       } catch (e) {
-        if (status(e) === 404 || (e as Error).name === "NotFound") return undefined;
+        if (status(e) === 404 || (e as Error).name === "NotFound") {
+          missing = e;
+          return undefined;
+        }
         throw e;
       }
     });
+    // A missing key, or a missing bucket (a mistyped resume_from must not read as "nothing to resume").
+    if (size === undefined && !this.bucketSeen && !(await this.bucketExists())) throw await this.problem(`head ${key}`, missing, true);
+    return size;
   }
 
   /** Streams an object to `file` in ranges (a few at once, each retried on its own), so memory does not grow with its size. */
@@ -313,6 +352,7 @@ export class S3Store implements Store {
         for (const o of out.Contents ?? []) if (o.Key) keys.push(this.prefix ? o.Key.slice(this.prefix.length + 1) : o.Key);
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token);
+      this.bucketSeen = true;
       return keys.sort();
     });
   }

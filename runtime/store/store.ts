@@ -61,7 +61,67 @@ export class StoreUnavailable extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`${store}: ${message}`, options);
+    super(`store ${store}: ${message}`, options);
     this.name = "StoreUnavailable";
+  }
+}
+
+/**
+ * Why a store could not be used. Each kind has its own fix (see
+ * `problems.ts`); only `unreachable` and `unavailable` are retried (within
+ * `retry.ts`'s bound) and may work when run again, the others fail at once.
+ */
+export type StoreProblem =
+  /** S3: no region configured (AWS_REGION, AWS_DEFAULT_REGION, a profile's region). */
+  | "no-region"
+  /** No credentials found at all. */
+  | "no-credentials"
+  /** Credentials found but refused: unknown key, bad signature, expired token. */
+  | "credentials-refused"
+  /** The identity may not do this (HTTP 403). */
+  | "access-denied"
+  | "no-bucket"
+  /** No connection (refused, no such host, timed out), after every attempt. */
+  | "unreachable"
+  /** The service kept failing (5xx, throttling), after every attempt. */
+  | "unavailable"
+  /** A directory store that cannot be written: permissions, a read-only filesystem, /proc. */
+  | "unwritable"
+  | "unreadable"
+  /** A directory store whose path, or a folder on it, is a file. */
+  | "not-a-directory"
+  /** A directory store under a symbolic link to nowhere. */
+  | "not-found-path"
+  | "no-space"
+  /** Writing to an http(s):// store, which can only be resumed from. */
+  | "read-only"
+  /** A store URL that names no store (no bucket, an unknown scheme). */
+  | "bad-url"
+  /** Anything else: said as the service or the system said it. */
+  | "failed";
+
+/**
+ * A store that could not be used, said for a person: the store, what failed
+ * (the operation and the key or path), why, and what to do about it. The CLI
+ * and the runtime print the message alone (no stack) and exit with their
+ * store status.
+ */
+export class StoreError extends StoreUnavailable {
+  constructor(
+    store: string,
+    readonly kind: StoreProblem,
+    /** What went wrong, e.g. "the bucket b does not exist (NoSuchBucket on get status.json)". */
+    readonly problem: string,
+    /** What to do, e.g. "create it with `aws s3 mb s3://b` or fix --store"; none when there is nothing to suggest. */
+    readonly fix?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(store, fix ? `${problem}; ${fix}` : problem, options);
+    this.name = "StoreError";
+  }
+
+  /** Whether running again later may work without changing anything (the network or the service came back). */
+  get transient(): boolean {
+    return this.kind === "unreachable" || this.kind === "unavailable";
   }
 }
