@@ -2,15 +2,27 @@
  * The on-instance runtime, bundled to one file (dist/runtime.cjs):
  *   node runtime.cjs run --spec job.json --store s3://bucket/prefix [--state DIR]
  */
+// First, before the rest loads: a signal from now on ends `run` cleanly (exit 75), not with 143.
+import "./hold-signals";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { formatDiagnostic } from "../core/spec/diagnostics";
 import { loadSpecFile, type ResolvedSpec } from "../core/spec/load";
 import { RUNTIME_EXIT } from "./job";
 import { launch } from "./launch";
+import { StoreUnavailable } from "./store/store";
 
-/** The supervisor's Lambda entry point: the bundle is deployed as its code (handler `runtime.handler`). */
-export { handler } from "./supervisor/lambda";
+/** The store could not be used: the message says why and what to do (a store that was unreachable may work when run again). */
+const STORE_EXIT = 5;
+
+/**
+ * The supervisor's Lambda entry point: the bundle is deployed as its code
+ * (handler `runtime.handler`). Loaded when called, so that `run` does not load
+ * the AWS SDK clients the supervisor needs.
+ */
+export async function handler(): ReturnType<typeof import("./supervisor/lambda.js").handler> {
+  return (await import("./supervisor/lambda.js")).handler();
+}
 
 const USAGE = `spotjob runtime: runs one job on this machine, resumably.
 
@@ -21,6 +33,8 @@ Usage:
       DIR: machine-local state (default /var/lib/spotjob/<job>).
 
 Exit status: 0 succeeded, 1 failed, 4 another instance holds the job,
+5 the store could not be used (no bucket, region or credentials, access
+denied, unreachable, an unwritable directory: the message says what to do),
 70 the runtime crashed (run again), 75 interrupted (run again to resume).
 `;
 
@@ -55,6 +69,11 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {
+      // A store that cannot be used is said as such, without a stack: it is not the runtime's bug.
+      if (e instanceof StoreUnavailable) {
+        process.stderr.write(`spotjob runtime: error: ${e.message}\n`);
+        process.exit(STORE_EXIT);
+      }
       process.stderr.write(`spotjob runtime: ${(e as Error).stack ?? String(e)}\n`);
       process.exit(RUNTIME_EXIT.crashed);
     },

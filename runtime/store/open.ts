@@ -1,20 +1,32 @@
 /** Opens the store a URL names: a directory, s3://, gs://, or read-only http(s)://. */
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { GcsStore } from "./gcs";
 import { HttpStore } from "./http";
 import { LocalDirStore } from "./local-dir";
-import { S3Store } from "./s3";
+import { OnDemandStore } from "./on-demand";
 import type { Store } from "./store";
 
+/**
+ * S3 and GCS stores load their SDK (a second or more to load on a busy
+ * machine) on first use, through `import()`, which the bundles evaluate only
+ * then; each reads its endpoint settings from the environment at that point.
+ */
 export function openStore(url: string): Store {
   const bucketAndPrefix = (rest: string) => {
     const [bucket, ...prefix] = rest.split("/");
     if (!bucket) throw new Error(`store URL ${url} names no bucket`);
     return [bucket, prefix.filter(Boolean).join("/")] as const;
   };
-  if (url.startsWith("s3://")) return new S3Store(...bucketAndPrefix(url.slice(5)));
-  if (url.startsWith("gs://")) return new GcsStore(...bucketAndPrefix(url.slice(5)));
+  // The URL as the store says it (what S3Store and GcsStore make of it), known before they load.
+  const shown = (scheme: string, [bucket, prefix]: readonly [string, string]) => `${scheme}://${bucket}${prefix ? `/${prefix}` : ""}`;
+  if (url.startsWith("s3://")) {
+    const at = bucketAndPrefix(url.slice(5));
+    return new OnDemandStore(shown("s3", at), async () => new (await import("./s3.js")).S3Store(...at));
+  }
+  if (url.startsWith("gs://")) {
+    const at = bucketAndPrefix(url.slice(5));
+    return new OnDemandStore(shown("gs", at), async () => new (await import("./gcs.js")).GcsStore(...at));
+  }
   if (/^https?:\/\//.test(url)) return new HttpStore(new URL(url));
   if (url.startsWith("file://")) return new LocalDirStore(fileURLToPath(url));
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new Error(`unsupported store URL ${url}: use a directory, s3://bucket/prefix, gs://bucket/prefix or http(s)://`);

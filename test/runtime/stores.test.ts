@@ -9,31 +9,30 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Journal } from "../../runtime/journal/journal";
 import { GcsStore } from "../../runtime/store/gcs";
 import { HttpStore } from "../../runtime/store/http";
 import { LocalDirStore } from "../../runtime/store/local-dir";
+import { OnDemandStore } from "../../runtime/store/on-demand";
 import { openStore } from "../../runtime/store/open";
 import { S3Store } from "../../runtime/store/s3";
 import { PreconditionFailed, type Store } from "../../runtime/store/store";
 import { digestFile, sha256File } from "../../runtime/store/transfer";
-import { createGcsBucket, emulatorEnv, requireBinary, startFakeGcs, startMoto, type Emulator } from "../helpers/emulators";
+import { createGcsBucket, emulatorEnv } from "../helpers/emulators";
 import { startFaultyProxy } from "../helpers/faulty-proxy";
+import { sharedGcs, sharedMoto, unique } from "../helpers/shared";
 
-const hasMoto = requireBinary("moto_server");
-const hasGcs = requireBinary("fake-gcs-server");
-let moto: Emulator | undefined;
-let gcs: Emulator | undefined;
+// The run's emulators; every bucket name here is this file's own (unique()).
+const moto = sharedMoto();
+const gcs = sharedGcs();
+const hasMoto = moto !== undefined;
+const hasGcs = gcs !== undefined;
 let n = 0;
 
 beforeAll(async () => {
-  [moto, gcs] = await Promise.all([hasMoto ? startMoto() : undefined, hasGcs ? startFakeGcs() : undefined]);
   Object.assign(process.env, emulatorEnv(moto, gcs));
 }, 60_000);
-afterAll(async () => {
-  await Promise.all([moto?.stop(), gcs?.stop()]);
-});
 
 const factories: Array<[string, boolean, () => Promise<Store>]> = [
   ["local directory", true, async () => new LocalDirStore(mkdtempSync(join(tmpdir(), "spotjob-store-")))],
@@ -41,7 +40,7 @@ const factories: Array<[string, boolean, () => Promise<Store>]> = [
     "s3 (moto_server)",
     hasMoto,
     async () => {
-      const bucket = `bucket-${++n}`;
+      const bucket = unique(`bucket-${++n}`);
       await new S3Client({ endpoint: moto!.endpoint, forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: bucket }));
       return openStore(`s3://${bucket}/jobs/demo`);
     },
@@ -50,7 +49,7 @@ const factories: Array<[string, boolean, () => Promise<Store>]> = [
     "gcs (fake-gcs-server)",
     hasGcs,
     async () => {
-      const bucket = `bucket-${++n}`;
+      const bucket = unique(`bucket-${++n}`);
       await createGcsBucket(gcs!, bucket);
       return openStore(`gs://${bucket}/jobs/demo`);
     },
@@ -142,7 +141,7 @@ describe.each(factories)("%s store", (_name, available, make) => {
 
 describe("s3 (moto_server) multipart uploads", () => {
   it.runIf(hasMoto)("an interrupted upload's parts are reused, stale uploads of the key aborted, none left behind", async () => {
-    const bucket = `multipart-${++n}`;
+    const bucket = unique(`multipart-${++n}`);
     const client = new S3Client({ endpoint: moto!.endpoint, forcePathStyle: true, maxAttempts: 1 });
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
     const file = patternedFile(200, 7); // four parts
@@ -176,7 +175,7 @@ describe("s3 (moto_server) multipart uploads", () => {
 // moto 5.2.1 does not check it, so only GCS, whose check is the client's own, is tested end to end here.
 describe("gcs (fake-gcs-server) composite uploads", () => {
   it.runIf(hasGcs)("compose level by level, reuse a part an earlier attempt left, and leave nothing under uploads/", async () => {
-    const bucket = `bucket-${++n}`;
+    const bucket = unique(`bucket-${++n}`);
     await createGcsBucket(gcs!, bucket);
     // Two sources per compose: the three parts of a 150 MiB file take two levels, as 33+ parts do at GCS's 32.
     const store = new GcsStore(bucket, "jobs/demo", { composeMax: 2 });
@@ -198,7 +197,7 @@ describe("gcs (fake-gcs-server) composite uploads", () => {
 
 describe("gcs (fake-gcs-server) store behind a link that corrupts a body in transit", () => {
   it.runIf(hasGcs)("never keeps the corrupted copy: the write is checked end to end and sent again", async () => {
-    const bucket = `corrupt-${++n}`;
+    const bucket = unique(`corrupt-${++n}`);
     await createGcsBucket(gcs!, bucket);
     let requests = 0;
     // The first request's body arrives with one byte flipped; the rest pass untouched.
@@ -231,7 +230,7 @@ function withoutEnv<T>(name: string, fn: () => T): T {
 
 describe("gcs store credentials", () => {
   it.runIf(hasGcs)("every request, the store's own uploads included, carries the client's credentials", async () => {
-    const bucket = `auth-${++n}`;
+    const bucket = unique(`auth-${++n}`);
     await createGcsBucket(gcs!, bucket);
     const proxy = await startFaultyProxy(gcs!.endpoint, { before: 0, after: 0, hang: 0 });
     try {
@@ -275,9 +274,15 @@ describe("http(s) resume source", () => {
     }
   });
 
-  it("opens each URL kind", () => {
-    expect(openStore("s3://b/p/q")).toBeInstanceOf(S3Store);
-    expect(openStore("gs://b")).toBeInstanceOf(GcsStore);
+  it("opens each URL kind; S3 and GCS load their SDK on first use", async () => {
+    const [s3, gcs] = [openStore("s3://b/p/q/"), openStore("gs://b")];
+    expect(s3).toBeInstanceOf(OnDemandStore);
+    expect(gcs).toBeInstanceOf(OnDemandStore);
+    expect(await (s3 as OnDemandStore).store()).toBeInstanceOf(S3Store);
+    expect(await (gcs as OnDemandStore).store()).toBeInstanceOf(GcsStore);
+    // The URL is known before the implementation loads, and it is the implementation's.
+    expect([s3.url, gcs.url]).toEqual(["s3://b/p/q", "gs://b"]);
+    expect([s3.url, gcs.url]).toEqual([(await (s3 as OnDemandStore).store()).url, (await (gcs as OnDemandStore).store()).url]);
     expect(openStore("./x")).toBeInstanceOf(LocalDirStore);
     expect(openStore("file:///tmp/x")).toBeInstanceOf(LocalDirStore);
     expect(() => openStore("ftp://x/y")).toThrow(/unsupported store URL/);
