@@ -10,7 +10,8 @@
  * message and the fix, until someone scales a group up again. The executor applies the
  * result to the cloud and keeps `state` and `events` in the store.
  */
-import type { JobStatus } from "../status";
+import { describeCancel, type CancelRequest } from "../cancel";
+import { liveState, type JobStatus } from "../status";
 import { classifyLaunchFailure, STOPPING_KINDS, type LaunchAttempt, type LaunchFailure } from "./launch-failure";
 
 export interface GroupView {
@@ -68,6 +69,8 @@ export interface SupervisorInput {
   state: SupervisorState;
   /** The region, for the fix of a quota failure. */
   region?: string;
+  /** A `spotjob cancel` request not carried out yet. */
+  cancel?: CancelRequest;
 }
 
 export interface SupervisorDecision {
@@ -84,6 +87,11 @@ const MINUTE = 60_000;
  */
 export const LAUNCH_FAILURE_CONFIRM_MINUTES = 3;
 const ENDED = new Set(["SUCCEEDED", "FAILED"]);
+/**
+ * How long a live runtime gets to carry out a cancel request (it polls every few seconds, then saves progress)
+ * before the supervisor scales its group away regardless.
+ */
+export const CANCEL_GRACE_MINUTES = 5;
 
 export function decide(input: SupervisorInput): SupervisorDecision {
   const { now, status, spot, onDemand, policy } = input;
@@ -108,7 +116,13 @@ export function decide(input: SupervisorInput): SupervisorDecision {
   const startedAt = status ? Date.parse(status.started_at) : undefined;
   let failure: LaunchFailure | undefined;
   if (state.stoppedFor !== undefined) stopAll(state.stoppedFor);
-  else if (status && ENDED.has(status.state)) {
+  else if (status?.state === "CANCELLED") stopAll(`the job was cancelled${status.stop_reason ? ` (${status.stop_reason})` : ""}`);
+  else if (input.cancel) {
+    // A live runtime saves progress and records CANCELLED first; a dead or absent one cannot, so nothing waits for it.
+    const live = status !== undefined && liveState(status, now).state !== "LOST" && (status.state === "SETTING_UP" || status.state === "RUNNING");
+    if (!live || now - Date.parse(input.cancel.requested_at) >= CANCEL_GRACE_MINUTES * MINUTE) stopAll(describeCancel(input.cancel));
+    else events.push(`${describeCancel(input.cancel)}: waiting for the runtime to save progress and stop`);
+  } else if (status && ENDED.has(status.state)) {
     const finishedAt = Date.parse(status.finished_at ?? status.heartbeat_at);
     if (now - finishedAt >= policy.autostopMinutes * MINUTE) stopAll(`the job ${status.state === "SUCCEEDED" ? "succeeded" : "failed"} and ${policy.autostopMinutes} idle minute(s) passed`);
   } else if (policy.maxRuntimeMinutes !== null && startedAt !== undefined && now - startedAt >= policy.maxRuntimeMinutes * MINUTE) {

@@ -8,6 +8,7 @@
  * cannot fix (quota, image, disk, permission) stops the job with its reason.
  */
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeScalingActivitiesCommand, SetDesiredCapacityCommand, type AutoScalingGroup } from "@aws-sdk/client-auto-scaling";
+import { readCancel } from "../cancel";
 import { readStatus, SUPERVISOR_STATE_KEY } from "../status";
 import type { Store } from "../store/store";
 import { decide, type GroupView, type SupervisorDecision, type SupervisorPolicy, type SupervisorState } from "./decide";
@@ -63,10 +64,10 @@ function marketOf(group: AutoScalingGroup): "spot" | "on-demand" {
 }
 
 export async function superviseOnce(job: SupervisedJob, client: AutoScalingClient, now = Date.now()): Promise<SupervisorDecision> {
-  const [status, saved, groups] = await Promise.all([readStatus(job.store), job.store.get(SUPERVISOR_STATE_KEY), groupViews(client, job)]);
+  const [status, saved, groups, cancel] = await Promise.all([readStatus(job.store), job.store.get(SUPERVISOR_STATE_KEY), groupViews(client, job), readCancel(job.store)]);
   const state: SupervisorState = saved ? (JSON.parse(saved.body.toString()) as SupervisorState) : { spentUsd: 0 };
   const region = await client.config.region().catch(() => undefined);
-  const decision = decide({ now, status, spot: groups.spot, onDemand: groups.onDemand, policy: job.policy, state, region });
+  const decision = decide({ now, status, spot: groups.spot, onDemand: groups.onDemand, policy: job.policy, state, region, cancel });
   for (const [name, desired] of Object.entries(decision.scale)) {
     await client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: name, DesiredCapacity: desired, HonorCooldown: false }));
   }

@@ -9,11 +9,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { loadSpecFile } from "../../core/spec/load";
 import { NODE_PIN, renderStartupScript, type StartupScriptArgs } from "../../infra/aws/startup-script";
-import { requireBinary, startMoto, type Emulator } from "../helpers/emulators";
-import { buildRuntime } from "../helpers/runtime-bundle";
+import { requireBinary } from "../helpers/emulators";
+import { bundles, sharedMoto, unique } from "../helpers/shared";
 
 const representative: StartupScriptArgs = {
   jobName: "confinement-h100",
@@ -74,7 +74,7 @@ describe("the startup script's text", () => {
     expect(script).toContain("STOP_TIMEOUT_SECONDS='130'");
     expect(script).toContain("GRACE_SECONDS='100'");
     expect(renderStartupScript(representative)).toContain("GRACE_SECONDS='20'");
-    expect(script).toContain("'RestartPreventExitStatus=1 4 75'");
+    expect(script).toContain("'RestartPreventExitStatus=1 4 6 75'");
     expect(renderStartupScript({ ...representative, workdirKey: undefined })).toContain("WORKDIR_KEY=''");
   });
 
@@ -269,22 +269,19 @@ describe("the startup script with a stand-in AWS CLI and runtime", () => {
   }, 60_000);
 });
 
-const hasMoto = requireBinary("moto_server");
+const moto = sharedMoto();
 const hasAws = requireBinary("aws");
 
-describe.runIf(hasMoto && hasAws)("the startup script run for real with hostile values (moto_server, AWS CLI, runtime bundle)", () => {
-  const args = hostileOnMoto;
-  let moto: Emulator;
+describe.runIf(moto && hasAws)("the startup script run for real with hostile values (moto_server, AWS CLI, runtime bundle)", () => {
+  // The run's moto_server: a bucket of this file's own.
+  const args = { ...hostileOnMoto, bucket: unique("spotjob-hostile") };
+  const { runtime } = bundles();
   let s3: S3Client;
-  let runtime: string;
   beforeAll(async () => {
-    [runtime, moto] = await Promise.all([buildRuntime(), startMoto()]);
+    if (!moto) return;
     s3 = new S3Client({ endpoint: moto.endpoint, forcePathStyle: true, region: "us-east-1", credentials: { accessKeyId: "test", secretAccessKey: "test" } });
     await s3.send(new CreateBucketCommand({ Bucket: args.bucket }));
   }, 120_000);
-  afterAll(async () => {
-    await moto?.stop();
-  });
 
   it("fetches, launches and runs the job; every value arrives verbatim and none runs", async () => {
     const sandbox = mkdtempSync(join(tmpdir(), "spotjob-aws-startup-"));
@@ -322,7 +319,7 @@ describe.runIf(hasMoto && hasAws)("the startup script run for real with hostile 
       PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
       SPOTJOB_ROOT: root,
       SPOTJOB_FOREGROUND: "1",
-      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ENDPOINT_URL: moto!.endpoint,
       AWS_ACCESS_KEY_ID: "test",
       AWS_SECRET_ACCESS_KEY: "test",
       // No metadata service here: the spot-notice watcher reports it and goes on.
@@ -343,7 +340,7 @@ describe.runIf(hasMoto && hasAws)("the startup script run for real with hostile 
     const status = await s3.send(new GetObjectCommand({ Bucket: args.bucket, Key: `${args.prefix}/status.json` }));
     expect(JSON.parse(await status.Body!.transformToString())).toMatchObject({ job: "hostile-e2e", state: "SUCCEEDED" });
 
-    expectLauncher(root, sandbox, args, moto.endpoint);
+    expectLauncher(root, sandbox, args, moto!.endpoint);
     expectNothingRan(sandbox);
   }, 180_000);
 });

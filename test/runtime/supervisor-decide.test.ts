@@ -80,6 +80,28 @@ describe("supervisor decisions", () => {
     expect(d.state.stoppedFor).toBeDefined();
   });
 
+  describe("a cancel request", () => {
+    const request = { requested_at: new Date(min(10)).toISOString(), by: "ana@laptop" };
+    const fresh = (at: number) => ({ heartbeat_at: new Date(at).toISOString() });
+    it.each([
+      { name: "a live runtime gets the grace to save progress", now: min(11), status: status("RUNNING", fresh(min(11))), stops: false },
+      { name: "a live runtime past the grace is scaled away", now: min(15.5), status: status("RUNNING", fresh(min(15.5))), stops: true },
+      { name: "a runtime whose heartbeat stopped is not waited for", now: min(11), status: status("RUNNING", fresh(min(5))), stops: true },
+      { name: "no runtime yet (the instance still booting): stopped at once", now: min(11), status: undefined, stops: true },
+      { name: "an interrupted job (a spot notice) is not relaunched", now: min(11), status: status("INTERRUPTED", fresh(min(11))), stops: true },
+    ])("$name", ({ now, status: s, stops }) => {
+      const d = decide(input({ now, status: s, spot: spot(1, 1), cancel: request }));
+      expect(d.scale).toEqual(stops ? { spot: 0 } : {});
+      expect(d.state.stoppedFor).toBe(stops ? "cancelled by ana@laptop at 2026-11-24T12:10:00.000Z" : undefined);
+      expect(d.events[0]).toMatch(stops ? /stopping the job: cancelled by ana@laptop/ : /waiting for the runtime to save progress and stop/);
+    });
+    it("a job the runtime recorded CANCELLED stops billing at once, without the idle minutes", () => {
+      const d = decide(input({ now: min(11), status: status("CANCELLED", { stop_reason: "cancelled by ana@laptop at x" }), spot: spot(1, 1), onDemand: od(1, 1) }));
+      expect(d.scale).toEqual({ spot: 0, ondemand: 0 });
+      expect(d.state.stoppedFor).toBe("the job was cancelled (cancelled by ana@laptop at x)");
+    });
+  });
+
   it("waits out the idle minutes after the job ends", () => {
     const d = decide(input({ now: min(30), status: status("SUCCEEDED", { finished_at: new Date(min(20)).toISOString() }) }));
     expect(d.scale).toEqual({});
