@@ -9,6 +9,7 @@ export const LOGS_PREFIX = "logs/";
 export class RunLog {
   private readonly file: string;
   private dirty = false;
+  private copying: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout;
 
   constructor(
@@ -27,10 +28,20 @@ export class RunLog {
     this.dirty = true;
   }
 
-  async flush(): Promise<void> {
-    if (!this.dirty) return;
-    this.dirty = false;
-    await this.store.put(RunLog.key(this.attempt), readFileSync(this.file));
+  /** One copy at a time: a caller's flush resolves only once what was written before it is in the store. */
+  flush(): Promise<void> {
+    const copy = this.copying.then(async () => {
+      if (!this.dirty) return;
+      this.dirty = false;
+      try {
+        await this.store.put(logKey(this.attempt), readFileSync(this.file));
+      } catch (e) {
+        this.dirty = true;
+        throw e;
+      }
+    });
+    this.copying = copy.catch(() => undefined);
+    return copy;
   }
 
   /**
@@ -42,12 +53,19 @@ export class RunLog {
       const attempt = Number(/^run-(\d+)\.log$/.exec(name)?.[1]);
       if (!attempt || attempt === this.attempt) continue;
       const local = readFileSync(join(dirname(this.file), name));
-      const stored = await this.store.get(RunLog.key(attempt));
-      if (!stored || stored.body.length < local.length) await this.store.put(RunLog.key(attempt), local);
+      const stored = await this.store.get(logKey(attempt));
+      if (!stored || stored.body.length < local.length) await this.store.put(logKey(attempt), local);
     }
   }
 
-  private static key(attempt: number): string {
-    return `${LOGS_PREFIX}run-${String(attempt).padStart(4, "0")}.log`;
-  }
+}
+
+/** The store key of an attempt's log: logs/run-0001.log sorts in attempt order. */
+export function logKey(attempt: number): string {
+  return `${LOGS_PREFIX}run-${String(attempt).padStart(4, "0")}.log`;
+}
+
+/** The attempt a log key belongs to. */
+export function attemptOfLogKey(key: string): number {
+  return Number(/run-(\d+)\.log$/.exec(key)?.[1]);
 }

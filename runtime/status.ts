@@ -2,6 +2,7 @@
  * The job's status object in the store: what `spotjob status` reads. Updated
  * on every transition and on a heartbeat, by the lease holder only.
  */
+import type { InstanceInfo, Market } from "./cloud/instance";
 import type { Store } from "./store/store";
 import type { LaunchFailure } from "./supervisor/launch-failure";
 
@@ -9,7 +10,7 @@ export type { LaunchFailure } from "./supervisor/launch-failure";
 
 export const STATUS_KEY = "status.json";
 
-export type JobState = "PENDING" | "SETTING_UP" | "RUNNING" | "INTERRUPTED" | "SUCCEEDED" | "FAILED";
+export type JobState = "PENDING" | "SETTING_UP" | "RUNNING" | "INTERRUPTED" | "SUCCEEDED" | "FAILED" | "CANCELLED";
 
 export interface JobStatus {
   job: string;
@@ -24,6 +25,10 @@ export interface JobStatus {
   spec_sha256?: string;
   /** Seconds the runtime has run this job, all attempts together (what `max_runtime_minutes` caps on this machine). */
   run_seconds?: number;
+  /** What this attempt runs on (instance type and market), as the runtime found it. */
+  instance?: InstanceInfo;
+  /** Seconds run per market (spot, on-demand, local), all attempts together. */
+  market_seconds?: Partial<Record<Market, number>>;
   finished_at?: string;
   last_error?: string;
   stop_reason?: string;
@@ -34,16 +39,19 @@ export interface JobStatus {
 export const SUPERVISOR_STATE_KEY = "supervisor/state.json";
 
 /**
- * The launch failure the supervisor stopped the job for (quota, image, disk, permission), if one stands: a job
- * whose instance never launched has no status of its own, so this is the only place that says why.
+ * What the supervisor of a cloud job records that the status shows: the money spent so far (instances in service ×
+ * price × time, all attempts) and the launch failure it stopped the job for (quota, image, disk, permission) — a job
+ * whose instance never launched has no status of its own, so this is the only place that says why. Empty for a job
+ * with no supervisor (run on this machine).
  */
-export async function readLaunchFailure(store: Store): Promise<LaunchFailure | undefined> {
+export async function readSupervisorRecord(store: Store): Promise<{ spentUsd?: number; launchFailure?: LaunchFailure }> {
   const object = await store.get(SUPERVISOR_STATE_KEY);
-  if (!object) return undefined;
+  if (!object) return {};
   try {
-    return (JSON.parse(object.body.toString()) as { launchFailure?: LaunchFailure }).launchFailure;
+    const state = JSON.parse(object.body.toString()) as { spentUsd?: number; launchFailure?: LaunchFailure };
+    return { ...(typeof state.spentUsd === "number" ? { spentUsd: state.spentUsd } : {}), ...(state.launchFailure ? { launchFailure: state.launchFailure } : {}) };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -75,12 +83,14 @@ export class StatusWriter {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly since = Date.now();
   private readonly before: number;
+  private readonly beforeByMarket: Partial<Record<Market, number>>;
 
   constructor(
     private readonly store: Store,
     private status: JobStatus,
   ) {
     this.before = status.run_seconds ?? 0;
+    this.beforeByMarket = status.market_seconds ?? {};
   }
 
   get current(): Readonly<JobStatus> {
@@ -93,7 +103,9 @@ export class StatusWriter {
   }
 
   update(change: Partial<JobStatus>): Promise<void> {
-    this.status = { ...this.status, ...change, heartbeat_at: new Date().toISOString(), run_seconds: Math.round(this.runSeconds()) };
+    const market = this.status.instance?.market;
+    const byMarket = market ? { ...this.beforeByMarket, [market]: Math.round((this.beforeByMarket[market] ?? 0) + (Date.now() - this.since) / 1000) } : this.status.market_seconds;
+    this.status = { ...this.status, ...change, heartbeat_at: new Date().toISOString(), run_seconds: Math.round(this.runSeconds()), ...(byMarket ? { market_seconds: byMarket } : {}) };
     const snapshot = JSON.stringify(this.status, null, 2);
     const write = this.chain.then(() => this.store.put(STATUS_KEY, snapshot));
     this.chain = write.catch(() => undefined);

@@ -1,25 +1,20 @@
 /**
- * `spotjob status <spec> [--store URL] [--json]` and `spotjob logs <spec>`:
- * read what the runtime keeps in the job's store, wherever it runs.
+ * `spotjob status <spec> [--store URL] [--json]`: what the runtime and the
+ * supervisor keep in the job's store, wherever it runs.
  */
+import { formatUsd } from "../../core/catalog/format";
 import { openStore } from "../../runtime/store/open";
-import { liveState, readLaunchFailure, readStatus, type JobStatus, type LaunchFailure } from "../../runtime/status";
-import { CliError, EXIT } from "../exit-codes";
+import { liveState, readStatus, readSupervisorRecord, type JobStatus, type LaunchFailure } from "../../runtime/status";
+import { EXIT } from "../exit-codes";
 import { style } from "../render/style";
-import { jobHome } from "./job-home";
-import { loadOrReport } from "./load";
-
-function storeOf(specFile: string, storeUrl: string | undefined): { url: string; job: string } | number {
-  const loaded = loadOrReport(specFile);
-  if (typeof loaded === "number") return loaded;
-  return { url: jobHome(loaded.spec, storeUrl).store, job: loaded.spec.name };
-}
+import { storeOf } from "./job-home";
 
 export async function statusCommand(specFile: string, options: { store?: string; json?: boolean }): Promise<number> {
   const where = storeOf(specFile, options.store);
   if (typeof where === "number") return where;
   const store = openStore(where.url);
-  const [status, launchFailure] = await Promise.all([readStatus(store), readLaunchFailure(store)]);
+  const [status, supervisor] = await Promise.all([readStatus(store), readSupervisorRecord(store)]);
+  const launchFailure = supervisor.launchFailure;
   if (!status && launchFailure) {
     // The instance never launched, so the runtime never wrote a status: the supervisor's record says why.
     if (options.json) process.stdout.write(`${JSON.stringify({ ok: false, job: where.job, store: where.url, error: "launch failed", launch_failure: launchFailure })}\n`);
@@ -33,10 +28,28 @@ export async function statusCommand(specFile: string, options: { store?: string;
   }
   const live = liveState(status);
   // `state` is what is true now (LOST when the heartbeat stopped); `recorded_state` what the runtime last wrote.
-  if (options.json) process.stdout.write(`${JSON.stringify({ ok: true, store: where.url, ...status, state: live.state, recorded_state: status.state, heartbeat_age_seconds: live.heartbeatAgeSeconds, ...(launchFailure ? { launch_failure: launchFailure } : {}) })}\n`);
-  else process.stdout.write(formatStatus(status, where.url, Date.now(), launchFailure));
+  const cost = costOf(status, supervisor.spentUsd, where.spec.cost.max_total_budget);
+  if (options.json) process.stdout.write(`${JSON.stringify({ ok: true, store: where.url, ...status, state: live.state, recorded_state: status.state, heartbeat_age_seconds: live.heartbeatAgeSeconds, cost, ...(launchFailure ? { launch_failure: launchFailure } : {}) })}\n`);
+  else process.stdout.write(formatStatus(status, where.url, Date.now(), launchFailure, cost));
   return EXIT.ok;
 }
+
+export interface Cost {
+  spent_usd: number;
+  budget_usd: number;
+  left_usd: number;
+  /** Where the figure comes from: the cloud job's supervisor, or nothing billed (this machine). */
+  source: "supervisor" | "this machine";
+}
+
+/** Spend so far: the supervisor's (instances × price × time) for a cloud job; nothing for one run on this machine. */
+export function costOf(status: JobStatus, supervisorSpentUsd: number | undefined, budgetUsd: number): Cost {
+  const local = status.instance?.market === "local" || (status.instance === undefined && supervisorSpentUsd === undefined);
+  const spent = local ? 0 : (supervisorSpentUsd ?? 0);
+  return { spent_usd: round2(spent), budget_usd: budgetUsd, left_usd: round2(Math.max(0, budgetUsd - spent)), source: local ? "this machine" : "supervisor" };
+}
+
+const round2 = (usd: number) => Math.round(usd * 100) / 100;
 
 const KIND: Record<LaunchFailure["kind"], string> = {
   quota: "vCPU quota",
@@ -58,10 +71,10 @@ export function formatLaunchFailure(f: LaunchFailure): string {
   ].join("\n") + "\n";
 }
 
-export function formatStatus(s: JobStatus, storeUrl: string, now = Date.now(), launchFailure?: LaunchFailure): string {
+export function formatStatus(s: JobStatus, storeUrl: string, now = Date.now(), launchFailure?: LaunchFailure, cost?: Cost): string {
   const paint = style();
   const live = liveState(s, now);
-  const colour = s.state === "SUCCEEDED" ? paint.green : s.state === "FAILED" || live.state === "LOST" ? paint.red : s.state === "INTERRUPTED" ? paint.yellow : paint.bold;
+  const colour = s.state === "SUCCEEDED" ? paint.green : s.state === "FAILED" || live.state === "LOST" ? paint.red : s.state === "INTERRUPTED" || s.state === "CANCELLED" ? paint.yellow : paint.bold;
   const duration = (seconds: number) => (seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`);
   const ago = (iso: string) => `${duration(Math.max(0, Math.round((now - Date.parse(iso)) / 1000)))} ago`;
   const state =
@@ -72,6 +85,9 @@ export function formatStatus(s: JobStatus, storeUrl: string, now = Date.now(), l
     `job        ${s.job}: ${state}${s.exit_code !== undefined ? ` (exit ${s.exit_code})` : ""}`,
     ...(s.items.total > 0 ? [`items      ${s.items.done}/${s.items.total} done, ${s.items.failed} failed, ${s.items.total - s.items.done - s.items.failed} pending`] : []),
     `attempts   ${s.attempts}${s.run_seconds !== undefined ? `, ${duration(s.run_seconds)} running in all` : ""}`,
+    ...(s.instance ? [`instance   ${s.instance.market === "local" ? `this machine (${s.instance.type})` : `${s.instance.type}, ${s.instance.market}${s.instance.id ? ` (${s.instance.id}${s.instance.region ? `, ${s.instance.region}` : ""})` : ""}`}`] : []),
+    ...(s.market_seconds && Object.keys(s.market_seconds).length ? [`time       ${Object.entries(s.market_seconds).map(([market, seconds]) => `${duration(seconds)} ${market === "local" ? "on this machine" : `on ${market}`}`).join(", ")}`] : []),
+    ...(cost ? [`cost       ${cost.source === "this machine" ? "$0.00 (runs on this machine: nothing billed)" : `${formatUsd(cost.spent_usd)} so far (the supervisor's count)`}; budget ${formatUsd(cost.budget_usd)}, ${formatUsd(cost.left_usd)} left`] : []),
     `started    ${s.started_at} (${ago(s.started_at)})`,
     `heartbeat  ${s.heartbeat_at} (${ago(s.heartbeat_at)}) by ${s.holder}`,
     ...(s.finished_at ? [`finished   ${s.finished_at}`] : []),
@@ -81,24 +97,4 @@ export function formatStatus(s: JobStatus, storeUrl: string, now = Date.now(), l
     `store      ${storeUrl}`,
   ];
   return `${lines.join("\n")}\n`;
-}
-
-export async function logsCommand(specFile: string, options: { store?: string; attempt?: string }): Promise<number> {
-  const where = storeOf(specFile, options.store);
-  if (typeof where === "number") return where;
-  const store = openStore(where.url);
-  const logs = await store.list("logs/");
-  if (logs.length === 0) {
-    process.stderr.write(`job ${where.job} has no logs in ${where.url} yet\n`);
-    return EXIT.error;
-  }
-  let key = logs[logs.length - 1];
-  if (options.attempt !== undefined) {
-    const wanted = `logs/run-${options.attempt.padStart(4, "0")}.log`;
-    if (!logs.includes(wanted)) throw new CliError(`no log for attempt ${options.attempt}; attempts with logs: ${logs.map((k) => Number(/(\d+)\.log$/.exec(k)?.[1])).join(", ")}`);
-    key = wanted;
-  }
-  const object = await store.get(key);
-  process.stdout.write(object?.body ?? "");
-  return EXIT.ok;
 }
