@@ -9,6 +9,8 @@ import { join } from "node:path";
 import type { ResolvedSpec } from "../core/spec/load";
 import { expandSweep, type SweepItem } from "../core/spec/sweep";
 import { prepareContainer } from "./exec/container";
+import { thisMachine, type InstanceInfo } from "./cloud/instance";
+import { CANCEL_KEY, describeCancel, readCancel, watchCancel } from "./cancel";
 import { RESULTS_KEY, setAsideHistory } from "./history";
 import { RunLog } from "./run-log";
 import { claimStateDir } from "./state-dir";
@@ -33,6 +35,8 @@ export const RUNTIME_EXIT = {
   busy: 4,
   /** Stopped by a signal; running again resumes. */
   interrupted: 75, // EX_TEMPFAIL
+  /** Stopped by `spotjob cancel` (progress saved): not restarted; `spotjob run` resumes it. */
+  cancelled: 6,
   /** The runtime itself crashed (a bug, not the job's result): a supervisor may restart it. */
   crashed: 70, // EX_SOFTWARE
 } as const;
@@ -42,7 +46,13 @@ export interface JobEvents {
   line(source: string, line: string): void;
   info(message: string): void;
   warn(message: string): void;
-  progress?(outcome: { done: number; failed: number; total: number; running: number }): void;
+  /**
+   * Sweep progress in this run. `failed`: items that used up their attempts in this run; `retried`: failed attempts
+   * that were tried again. Both only grow, so a bar never counts down while retries succeed.
+   */
+  progress?(outcome: { done: number; failed: number; retried: number; total: number; running: number }): void;
+  /** The run is over: nothing more comes but the final message. */
+  end?(): void;
 }
 
 export interface RunJobOptions {
@@ -69,6 +79,10 @@ export interface RunJobOptions {
   onCloud?: boolean;
   /** How often the snapshot directory is scanned for changes (ms). */
   snapshotPollMs?: number;
+  /** What this attempt runs on (the status shows it); this machine unless told. */
+  instance?: InstanceInfo;
+  /** How often the store is asked for a cancel request (ms); SPOTJOB_CANCEL_POLL_MS, else 5 s. */
+  cancelPollMs?: number;
   /**
    * Reads the job's `secrets` (on a cloud instance): {variable: value}. The
    * values go into the job's environment only, and are masked in all the
@@ -138,6 +152,8 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
     started_at: previous?.started_at ?? now,
     heartbeat_at: now,
     run_seconds: previous?.run_seconds ?? 0,
+    ...(previous?.market_seconds ? { market_seconds: previous.market_seconds } : {}),
+    instance: o.instance ?? thisMachine(),
     spec_sha256: specSha256,
   });
   const log = new RunLog(store, join(o.stateDir, "logs"), status.current.attempts);
@@ -163,7 +179,11 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const capMinutes = spec.max_runtime_minutes;
   const capTimer = capMinutes === undefined ? undefined : setTimeout(() => capped.abort(new Error(capReached(capMinutes))), Math.max(0, capMinutes * 60_000 - status.runSeconds() * 1000));
   capTimer?.unref();
-  const stopRequested = AbortSignal.any([o.signal, lost.signal, capped.signal]);
+  // `spotjob cancel` stops the job as a signal does, and it ends CANCELLED.
+  const cancelled = new AbortController();
+  const watching = new AbortController();
+  watchCancel(store, o.cancelPollMs ?? (Number(process.env.SPOTJOB_CANCEL_POLL_MS) || 5000), watching.signal, (request) => cancelled.abort(new Error(describeCancel(request))));
+  const stopRequested = AbortSignal.any([o.signal, lost.signal, capped.signal, cancelled.signal]);
   const stopGate = new AbortController();
   const signal = stopGate.signal;
   const passStop = () => stopGate.abort(stopRequested.reason ?? new Error("stopped"));
@@ -196,8 +216,10 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const finish = async (state: JobState, exitCode: number, message: string, extra: { sweep?: SweepOutcome } = {}): Promise<JobResult> => {
     clearInterval(heartbeat);
     clearTimeout(capTimer);
+    watching.abort();
     // Stopped by the cap, not by a signal: the job did not finish, and running it again will not give it more time.
     if (state === "INTERRUPTED" && capped.signal.aborted && !o.signal.aborted) [state, exitCode, message] = ["FAILED", RUNTIME_EXIT.failed, `${(capped.signal.reason as Error).message} (${message}); progress is saved: raise max_runtime_minutes and run again to go on`];
+    if (state === "INTERRUPTED" && cancelled.signal.aborted && !o.signal.aborted) [state, exitCode, message] = ["CANCELLED", RUNTIME_EXIT.cancelled, `${(cancelled.signal.reason as Error).message} (${message}); progress is saved: \`spotjob run\` resumes it`];
     message = redactor.apply(message);
     let saveError: string | undefined;
     if (mirroring) {
@@ -210,7 +232,9 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
         if (state === "SUCCEEDED") [state, exitCode, message] = ["FAILED", RUNTIME_EXIT.failed, saveError];
       }
     }
-    const stopReason = state === "INTERRUPTED" ? String((signal.reason as Error | undefined)?.message ?? signal.reason ?? "stop signal") : undefined;
+    const stopReason = state === "INTERRUPTED" ? String((signal.reason as Error | undefined)?.message ?? signal.reason ?? "stop signal") : state === "CANCELLED" ? (cancelled.signal.reason as Error).message : undefined;
+    // The log first: `spotjob logs -f` stops at the final status, and everything before it must be there to read.
+    await log.flush();
     await status.update({
       state,
       exit_code: exitCode,
@@ -219,12 +243,24 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       ...(state === "FAILED" ? { last_error: message } : saveError ? { last_error: saveError } : {}),
       ...(stopReason ? { stop_reason: stopReason } : {}),
     });
-    await log.flush();
+    // Carried out (or overtaken by the job's end): the request goes, so the next run is not cancelled by it.
+    if (cancelled.signal.aborted) await store.delete(CANCEL_KEY).catch((e) => events.warn(`could not remove the carried-out cancel request: ${(e as Error).message}`));
     await lease.release();
     return { state, exitCode, message, ...extra };
   };
 
   try {
+    // Asked before this runtime started (a cloud instance still booting, a runtime that died first): nothing runs.
+    const pending = await readCancel(store);
+    // A cloud instance that boots after the job was cancelled (a replacement, a fallback) does not resume it.
+    if (!pending && o.onCloud && previous?.state === "CANCELLED") {
+      cancelled.abort(new Error(previous.stop_reason ?? "cancelled"));
+      return await finish("CANCELLED", RUNTIME_EXIT.cancelled, `the job was cancelled (${previous.stop_reason ?? "no reason recorded"}): nothing run on this instance`);
+    }
+    if (pending) {
+      cancelled.abort(new Error(describeCancel(pending)));
+      return await finish("CANCELLED", RUNTIME_EXIT.cancelled, `${describeCancel(pending)}: nothing run; \`spotjob run\` resumes it`);
+    }
     await status.update({ state: "SETTING_UP" });
     for (const [name, value] of Object.entries(o.secrets ? await o.secrets() : {})) {
       if (!redactor.add(value)) events.warn(`secret ${name} is shorter than ${MIN_MASKED_LENGTH} characters, too short to be masked in logs`);
@@ -260,13 +296,16 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
 
     await status.update({ state: "RUNNING" });
     let outcome: SweepOutcome | undefined;
+    let failedKeys: string[] = [];
     const resultsFile = join(o.stateDir, "results.jsonl");
     if (spec.sweep) {
       const sweep = await ResumableSweep.open({ items, key: (i: SweepItem) => i.key, checkpointPath: join(o.stateDir, "journal.jsonl"), store, onWarning: (w) => events.warn(w.message) });
       try {
+        const failedTries = new Map<string, number>();
+        let [failedForGood, retried] = [0, 0];
         const progress = (running: number) => {
           const { done, failed, total } = sweep.counts();
-          events.progress?.({ done, failed, total, running });
+          events.progress?.({ done, failed: failedForGood, retried, total, running });
           void status.update({ items: { done, failed, total } }).catch(() => undefined);
         };
         progress(0);
@@ -287,11 +326,18 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
           wrap: container.wrap,
           redact: (text) => redactor.apply(text),
           onLine: line,
-          onRecord: () => {
+          onRecord: (record) => {
+            if (record.status === "failed") {
+              const tries = (failedTries.get(record.key) ?? 0) + 1;
+              failedTries.set(record.key, tries);
+              if (tries >= spec.sweep!.max_attempts) failedForGood++;
+              else retried++;
+            }
             const { done, total } = sweep.counts();
             progress(Math.min(slots.length, total - done));
           },
         });
+        failedKeys = sweep.results().flatMap((r) => (r.status === "failed" ? [r.key] : []));
         writeFileSync(resultsFile, sweep.results().map((r) => `${JSON.stringify(r)}\n`).join(""));
         await store.put(RESULTS_KEY, readFileSync(resultsFile));
         await status.update({ items: { done: outcome.done, failed: outcome.failed, total: outcome.total } });
@@ -300,7 +346,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       }
       if (outcome.interrupted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, `stopped with ${outcome.done}/${outcome.total} items done`, { sweep: outcome });
       if (outcome.done < outcome.total) {
-        return await finish("FAILED", RUNTIME_EXIT.failed, `${outcome.total - outcome.done} of ${outcome.total} items failed after ${spec.sweep.max_attempts} attempt(s); run again to retry them`, { sweep: outcome });
+        return await finish("FAILED", RUNTIME_EXIT.failed, `${outcome.total - outcome.done} of ${outcome.total} items failed after ${spec.sweep.max_attempts} attempt(s): ${listKeys(failedKeys)}; their exit codes and output tails are in results.jsonl; run again to retry them`, { sweep: outcome });
       }
     }
     if (spec.run.trim()) {
@@ -328,6 +374,11 @@ async function startOver(store: Store, stateDir: string, log: (message: string) 
   renameSync(stateDir, cache);
   claimStateDir(stateDir, store.url);
   log(`--fresh: this machine's cache of it is kept in ${cache}`);
+}
+
+/** The failed items by key, the first few of many: enough to start looking. */
+export function listKeys(keys: string[], shown = 10): string {
+  return keys.length <= shown ? keys.join(", ") : `${keys.slice(0, shown).join(", ")} and ${keys.length - shown} more`;
 }
 
 function capReached(minutes: number): string {

@@ -12,7 +12,7 @@ import { resolve } from "node:path";
 import { planFile, type Plan } from "../../core/plan/plan";
 import type { RecordedResource } from "../../infra/preview/recording-mocks";
 import { previewResources, ProgramError } from "../../infra/preview/resources";
-import type { Diagnostic } from "../../core/spec/diagnostics";
+import { formatPath, type Diagnostic } from "../../core/spec/diagnostics";
 import type { LoadedSpec } from "../../core/spec/load";
 import { EXIT } from "../exit-codes";
 import { printDiagnostics } from "../render/diagnostics";
@@ -62,7 +62,8 @@ export function planJson(plan: Plan): Record<string, unknown> {
   if ("selection" in plan) {
     const s = plan.selection;
     Object.assign(body, s.local ? { local: true, chosen: null, fallback: null, offers: [] } : { market: s.market, chosen: s.chosen, fallback: s.fallback, offers: s.feasible, capacity_types: s.capacityTypes, catalog: s.catalog });
-    Object.assign(body, { guards: plan.guards.guards, budget: plan.guards.budget, runtime_cap_minutes: plan.guards.runtimeCapMinutes, runtime_cap_source: plan.guards.runtimeCapSource });
+    // Paths as the diagnostics spell them ("cost.max_total_budget"): one form everywhere in the output.
+    Object.assign(body, { guards: plan.guards.guards.map((g) => ({ ...g, path: formatPath(g.path) })), budget: plan.guards.budget, runtime_cap_minutes: plan.guards.runtimeCapMinutes, runtime_cap_source: plan.guards.runtimeCapSource });
   }
   body.warnings = plan.warnings.map(diag);
   if (plan.outcome === "ok") return { ok: true, ...body };

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { HttpStore } from "./http";
 import { LocalDirStore } from "./local-dir";
 import { OnDemandStore } from "./on-demand";
-import type { Store } from "./store";
+import { StoreError, type Store } from "./store";
 
 /**
  * S3 and GCS stores load their SDK (a second or more to load on a busy
@@ -14,7 +14,7 @@ import type { Store } from "./store";
 export function openStore(url: string): Store {
   const bucketAndPrefix = (rest: string) => {
     const [bucket, ...prefix] = rest.split("/");
-    if (!bucket) throw new Error(`store URL ${url} names no bucket`);
+    if (!bucket) throw new StoreError(url, "bad-url", "the URL names no bucket", "write it as s3://bucket/prefix or gs://bucket/prefix");
     return [bucket, prefix.filter(Boolean).join("/")] as const;
   };
   // The URL as the store says it (what S3Store and GcsStore make of it), known before they load.
@@ -29,6 +29,6 @@ export function openStore(url: string): Store {
   }
   if (/^https?:\/\//.test(url)) return new HttpStore(new URL(url));
   if (url.startsWith("file://")) return new LocalDirStore(fileURLToPath(url));
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new Error(`unsupported store URL ${url}: use a directory, s3://bucket/prefix, gs://bucket/prefix or http(s)://`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) throw new StoreError(url, "bad-url", `unsupported store URL ${url}`, "use a directory, s3://bucket/prefix, gs://bucket/prefix or http(s)://");
   return new LocalDirStore(resolve(url));
 }

@@ -1,17 +1,16 @@
 /** `spotjob plan` as users run it: the built CLI, real files, exit codes and JSON. */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { EXIT } from "../../cli/exit-codes";
+import { RUNTIME_EXIT } from "../../runtime/job";
+import { describe, expect, it } from "vitest";
+import { bundles } from "../helpers/shared";
 
 const root = join(__dirname, "../..");
-const cli = join(root, "dist/spotjob.cjs");
+const cli = bundles().cli;
 const reference = join(root, "../shared/reference/jobs");
-
-beforeAll(() => {
-  execFileSync(process.execPath, [join(root, "scripts/build.mjs")]);
-});
 
 function plan(...args: string[]) {
   const run = spawnSync(process.execPath, [cli, "plan", ...args], { encoding: "utf8", env: { ...process.env, NO_COLOR: "1", SPOTJOB_CATALOG: "" } });
@@ -37,6 +36,9 @@ describe("spotjob plan on the users' reference specs", () => {
     expect(help).toMatch(/spotjob run <spec\.yaml> \[--store URL\] \[--exit-if-busy\]/);
     expect(help).toMatch(/^4 run: another instance holds the job \(--exit-if-busy\),$/m);
     expect(help).toMatch(/^75 run: interrupted/m);
+    // Every status a command can exit with is listed, from the code's own tables.
+    for (const code of new Set<number>([...Object.values(EXIT), RUNTIME_EXIT.busy, RUNTIME_EXIT.cancelled, RUNTIME_EXIT.interrupted])) expect(help).toMatch(new RegExp(`(?:^|[:,] )${code} \\S`, "m"));
+    for (const flag of ["--fresh", "--rerun", "--no-wait", "--timeout", "-f", "--attempt", "--json", "--catalog", "--resources"]) expect(help).toContain(flag);
     const typo = spawnSync(process.execPath, [cli, "run", "job.yaml", "--exit-if-bussy"], { encoding: "utf8" });
     expect(typo.status).toBe(1);
     expect(typo.stderr).toMatch(/Unknown option '--exit-if-bussy'; did you mean `--exit-if-busy`\?/);
@@ -82,7 +84,9 @@ describe("spotjob plan on the users' reference specs", () => {
     expect(json).toMatchObject({ ok: true, market: "spot", chosen: { instanceType: "p5.4xlarge", gpu: "H100", gpuCount: 1 }, fallback: { instanceType: "p5.4xlarge" } });
     expect(json.chosen.region).toBe(json.fallback.region);
     expect(json.guards.every((g: { ok: boolean }) => g.ok)).toBe(true);
-    expect(Object.keys(json)).toEqual(expect.arrayContaining(["ok", "spec", "chosen", "fallback", "offers", "guards", "warnings"]));
+    expect(Object.keys(json)).toEqual(expect.arrayContaining(["ok", "spec", "chosen", "fallback", "offers", "guards", "budget", "runtime_cap_minutes", "runtime_cap_source", "warnings", "market", "capacity_types", "catalog"]));
+    // A path is a string everywhere, as in the diagnostics (it was an array in guards).
+    expect(json.guards.map((g: { path: unknown }) => g.path)).toEqual(expect.arrayContaining(["cost.max_cost_per_hour", "cost.max_total_budget"]));
     expect(stdout).toBe(plan(join(reference, "confinement_h100_aws.yaml"), "--json").stdout); // deterministic
   });
 

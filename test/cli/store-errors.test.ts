@@ -142,6 +142,16 @@ describe.runIf(gcs)("a GCS store (fake-gcs-server)", () => {
   }, 120_000);
 });
 
+describe("a store URL spotjob cannot use", () => {
+  it("an unsupported scheme, or s3:// without a bucket, is a store error naming the forms it takes, in every command", async () => {
+    const cwd = jobDir();
+    for (const command of ["run", "status", "logs", "cancel"]) {
+      expectStoreError(`spotjob ${command} --store ftp://x/y`, await spotjob([command, "job.yaml", "--store", "ftp://x/y"], { cwd, env: cleanEnv({}) }), /error: store ftp:\/\/x\/y: unsupported store URL ftp:\/\/x\/y; use a directory, s3:\/\/bucket\/prefix, gs:\/\/bucket\/prefix or http\(s\):\/\//);
+    }
+    expectStoreError("spotjob jobs s3:///jobs", await spotjob(["jobs", "s3:///jobs"], { cwd, env: cleanEnv({}) }), /error: store s3:\/\/\/jobs: the URL names no bucket; write it as s3:\/\/bucket\/prefix or gs:\/\/bucket\/prefix/);
+  }, 120_000);
+});
+
 describe("a directory store that cannot be written", () => {
   it("under a regular file: says which path is a file", async () => {
     const cwd = jobDir();
