@@ -14,6 +14,6 @@ const env = {
   SPOTJOB_CRASH_TIMEOUT_S: process.env.SPOTJOB_CRASH_TIMEOUT_S ?? "7200",
 };
 const started = Date.now();
-const run = spawnSync("npx", ["vitest", "run", "--config", "vitest.soak.config.mts", "test/runtime/crash.soak.test.ts"], { cwd: root, env, stdio: "inherit" });
+const run = spawnSync("npx", ["vitest", "run", "--config", "vitest.soak.config.mts", "test/runtime/crash-local.soak.test.ts", "test/runtime/crash-s3.soak.test.ts", "test/runtime/crash-gcs.soak.test.ts"], { cwd: root, env, stdio: "inherit" });
 console.log(`crash harness: ${env.SPOTJOB_CRASH_KILLS} local kills, ${env.SPOTJOB_CRASH_KILLS_REMOTE} per remote store, ${((Date.now() - started) / 1000).toFixed(0)} s, exit ${run.status}`);
 process.exit(run.status ?? 1);
