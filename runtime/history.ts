@@ -43,16 +43,17 @@ export interface SetAside {
 /** Moves the job's history to `history/<stamp>/`; undefined when there is none. */
 export async function setAsideHistory(store: Store, now = new Date()): Promise<SetAside | undefined> {
   const found: string[] = [];
-  for (const key of HISTORY_KEYS) if (await store.get(key)) found.push(key);
+  // Listed, not read: results.jsonl of a large sweep is large.
+  for (const key of HISTORY_KEYS) if ((await store.list(key)).includes(key)) found.push(key);
   for (const prefix of HISTORY_PREFIXES) found.push(...(await store.list(prefix)));
   if (found.length === 0) return undefined;
-  const prefix = `${HISTORY_PREFIX}${now.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-")}/`;
+  const prefix = `${HISTORY_PREFIX}${historyStamp(now)}/`;
   const scratch = mkdtempSync(join(tmpdir(), "spotjob-history-"));
   let bytes = 0;
   try {
     for (const key of found) {
       const file = join(scratch, "object");
-      if (!(await store.getToFile(key, file))) continue; // removed meanwhile by no one else (we hold the lease): skip
+      if (!(await store.getToFile(key, file))) continue; // gone since the listing: nothing to keep
       const digest = await digestFile(file);
       await store.putFile(`${prefix}${key}`, file, digest);
       bytes += digest.size;
@@ -63,4 +64,9 @@ export async function setAsideHistory(store: Store, now = new Date()): Promise<S
   const order = [...REMOVE_FIRST.filter((k) => found.includes(k)), ...found.filter((k) => !REMOVE_FIRST.includes(k))];
   for (const key of order) await store.delete(key);
   return { prefix, objects: found.length, bytes };
+}
+
+/** A time as a name that sorts and is safe in keys and paths: 2026-12-02T13-05-00Z. */
+export function historyStamp(at: Date): string {
+  return at.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-");
 }

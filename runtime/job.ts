@@ -11,7 +11,7 @@ import { expandSweep, type SweepItem } from "../core/spec/sweep";
 import { prepareContainer } from "./exec/container";
 import { thisMachine, type InstanceInfo } from "./cloud/instance";
 import { CANCEL_KEY, describeCancel, readCancel, watchCancel } from "./cancel";
-import { RESULTS_KEY, setAsideHistory } from "./history";
+import { historyStamp, RESULTS_KEY, setAsideHistory } from "./history";
 import { RunLog } from "./run-log";
 import { claimStateDir } from "./state-dir";
 import { MIN_MASKED_LENGTH, Redactor, redactingEvents } from "./redact";
@@ -370,7 +370,7 @@ async function startOver(store: Store, stateDir: string, log: (message: string) 
   const now = new Date();
   const aside = await setAsideHistory(store, now);
   log(aside ? `--fresh: the previous history (${aside.objects} object(s), ${aside.bytes} bytes) is kept in ${store.url} under ${aside.prefix}` : "--fresh: the store holds no earlier history");
-  const cache = `${stateDir}.before-${now.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-")}`;
+  const cache = `${stateDir}.before-${historyStamp(now)}`;
   renameSync(stateDir, cache);
   claimStateDir(stateDir, store.url);
   log(`--fresh: this machine's cache of it is kept in ${cache}`);
