@@ -5,7 +5,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseSpec } from "../core/spec/load";
+import { parseSpec } from "../core/jobspec/load";
 import { planSpec } from "../core/plan/plan";
 
 const root = process.cwd();

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expandSweep } from "../core/spec/sweep";
+import { expandSweep } from "../core/jobspec/sweep";
 import { runShell } from "../runtime/exec/shell";
 import { ResumableSweep } from "../runtime/sweep/resumable";
 import { runSweep } from "../runtime/sweep/runner";

@@ -5,7 +5,7 @@
 // First, before the rest loads: a signal from now on ends `run` cleanly (exit 75), not with 130/143.
 import "../runtime/hold-signals";
 import { parseArgs } from "node:util";
-import { closest } from "../core/spec/suggest";
+import { closest } from "../core/jobspec/suggest";
 import { cancelCommand } from "./commands/cancel";
 import { planCommand } from "./commands/plan";
 import { runCommand } from "./commands/run";

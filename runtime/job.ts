@@ -6,8 +6,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ResolvedSpec } from "../core/spec/load";
-import { expandSweep, type SweepItem } from "../core/spec/sweep";
+import type { ResolvedSpec } from "../core/jobspec/load";
+import { expandSweep, type SweepItem } from "../core/jobspec/sweep";
 import { prepareContainer } from "./exec/container";
 import { thisMachine, type InstanceInfo } from "./cloud/instance";
 import { CANCEL_KEY, describeCancel, readCancel, watchCancel } from "./cancel";

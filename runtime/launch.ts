@@ -3,7 +3,7 @@
  * `spotjob run` both come through here.
  */
 import { mkdirSync } from "node:fs";
-import { workdirOf, type ResolvedSpec } from "../core/spec/load";
+import { workdirOf, type ResolvedSpec } from "../core/jobspec/load";
 import { consoleEvents, stopOnSignals } from "./console";
 import { awsInstance } from "./cloud/instance";
 import { runJob, RUNTIME_EXIT, type JobResult } from "./job";

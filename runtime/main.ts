@@ -6,8 +6,8 @@
 import "./hold-signals";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { formatDiagnostic } from "../core/spec/diagnostics";
-import { loadSpecFile, type ResolvedSpec } from "../core/spec/load";
+import { formatDiagnostic } from "../core/jobspec/diagnostics";
+import { loadSpecFile, type ResolvedSpec } from "../core/jobspec/load";
 import { RUNTIME_EXIT } from "./job";
 import { launch } from "./launch";
 import { StoreUnavailable } from "./store/store";

@@ -1,4 +1,4 @@
-import type { ResolvedSpec } from "../../core/spec/load";
+import type { ResolvedSpec } from "../../core/jobspec/load";
 import { localJobHome, machineStateDir } from "../../runtime/local-home";
 import { loadOrReport } from "./load";
 

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { loadSpecFile, type LoadedSpec } from "../../core/spec/load";
+import { loadSpecFile, type LoadedSpec } from "../../core/jobspec/load";
 import { EXIT } from "../exit-codes";
 import { printDiagnostics } from "../render/diagnostics";
 

@@ -3,8 +3,8 @@
  * same runtime the cloud instances use. Run it again after Ctrl-C or kill -9
  * and it resumes.
  */
-import { missingWorkdir } from "../../core/spec/load";
-import { LAUNCHABLE_PROVIDERS } from "../../core/spec/schema";
+import { missingWorkdir } from "../../core/jobspec/load";
+import { LAUNCHABLE_PROVIDERS } from "../../core/jobspec/schema";
 import { launch } from "../../runtime/launch";
 import { printDiagnostics } from "../render/diagnostics";
 import { EXIT } from "../exit-codes";

@@ -1,4 +1,4 @@
-import { jobSpecJsonSchema } from "../../core/spec/json-schema";
+import { jobSpecJsonSchema } from "../../core/jobspec/json-schema";
 
 /** `spotjob schema`: the job spec's JSON Schema (what jobs/job-spec.schema.json holds). */
 export function schemaCommand(): number {

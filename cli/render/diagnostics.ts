@@ -1,4 +1,4 @@
-import { formatDiagnostic, type Diagnostic } from "../../core/spec";
+import { formatDiagnostic, type Diagnostic } from "../../core/jobspec";
 import { style } from "./style";
 
 /**

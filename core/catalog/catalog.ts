@@ -6,10 +6,10 @@
 import { readFileSync, statSync } from "node:fs";
 import { isMap, isScalar } from "yaml";
 import type { z } from "zod";
-import { formatDiagnostic, formatPath, type Diagnostic, type PathPart } from "../spec/diagnostics";
-import { describeValue } from "../spec/issues";
-import { closest } from "../spec/suggest";
-import { YamlSource } from "../spec/yaml-source";
+import { formatDiagnostic, formatPath, type Diagnostic, type PathPart } from "../jobspec/diagnostics";
+import { describeValue } from "../jobspec/issues";
+import { closest } from "../jobspec/suggest";
+import { YamlSource } from "../jobspec/yaml-source";
 // Imported rather than read at run time, so that esbuild bundles them into the CLI.
 import awsData from "./aws.json";
 import gcpData from "./gcp.json";

@@ -3,7 +3,7 @@
  * `NVIDIA A100 80GB PCIe`) → one canonical request: a model, and optionally
  * the memory size and form factor that narrow it.
  */
-import { closest } from "../spec/suggest";
+import { closest } from "../jobspec/suggest";
 import { orList } from "./format";
 
 /** Canonical GPU models, including ones that AWS and GCP do not sell (valid in a spec for other providers). */

@@ -5,8 +5,8 @@
 import { formatUsd } from "../catalog/format";
 import type { Offer } from "../offers/offer";
 import type { Selection } from "../offers/select";
-import type { Diagnostic, PathPart } from "../spec/diagnostics";
-import type { LoadedSpec, ResolvedSpec } from "../spec/load";
+import type { Diagnostic, PathPart } from "../jobspec/diagnostics";
+import type { LoadedSpec, ResolvedSpec } from "../jobspec/load";
 
 export type GuardName = "max_cost_per_hour" | "max_total_budget" | "max_runtime_minutes";
 export type GuardTarget = "chosen" | "fallback";

@@ -7,10 +7,10 @@ import type { Catalog } from "../catalog/catalog";
 import { orList } from "../catalog/format";
 import { formatGpuRequest, formFactorLabel, gpuMatches, parseGpuName, type GpuRequest } from "../catalog/gpu-names";
 import type { Cloud } from "../catalog/schema";
-import type { Diagnostic, PathPart } from "../spec/diagnostics";
-import type { LoadedSpec } from "../spec/load";
-import { cannotLaunch } from "../spec/schema";
-import { closest } from "../spec/suggest";
+import type { Diagnostic, PathPart } from "../jobspec/diagnostics";
+import type { LoadedSpec } from "../jobspec/load";
+import { cannotLaunch } from "../jobspec/schema";
+import { closest } from "../jobspec/suggest";
 import { byPrice, describeOffers, gpuLabeller, offersOf, priceIn, type Market, type Offer } from "./offer";
 
 /** A spec to select for: what `loadSpecFile` returns (`source` only improves where errors point). */

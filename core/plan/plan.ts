@@ -5,9 +5,9 @@
 import { CatalogError, loadCatalog, type Catalog } from "../catalog/catalog";
 import { evaluateGuards, guardDiagnostics, type GuardReport } from "../guards/cost";
 import { selectOffers, type Selection } from "../offers/select";
-import type { Diagnostic } from "../spec/diagnostics";
-import { loadSpecFile, missingWorkdir, unsupportedProvider, type LoadedSpec } from "../spec/load";
-import { referenceText, unqualifiedParameters } from "../spec/secrets";
+import type { Diagnostic } from "../jobspec/diagnostics";
+import { loadSpecFile, missingWorkdir, unsupportedProvider, type LoadedSpec } from "../jobspec/load";
+import { referenceText, unqualifiedParameters } from "../jobspec/secrets";
 
 export interface PlanOptions {
   /** A catalog override file; default: $SPOTJOB_CATALOG. */

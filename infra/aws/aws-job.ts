@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudSelection } from "../../core/offers/select";
-import type { ResolvedSpec } from "../../core/spec/load";
+import type { ResolvedSpec } from "../../core/jobspec/load";
 import type { SupervisorConfig } from "../../runtime/supervisor/lambda";
 import { JobBucket } from "./bucket";
 import { JobCapacity } from "./capacity";

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "node:path";
-import type { ResolvedSpec } from "../../core/spec/load";
+import type { ResolvedSpec } from "../../core/jobspec/load";
 import { packWorkdir } from "./workdir-archive";
 
 export interface JobObjectsArgs {

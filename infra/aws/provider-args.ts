@@ -6,7 +6,7 @@
  * silently ignored. Pure: the entry file reads the config and hands it here.
  */
 import type * as aws from "@pulumi/aws";
-import { closest } from "../../core/spec/suggest";
+import { closest } from "../../core/jobspec/suggest";
 
 export interface AwsProviderPlan {
   args: aws.ProviderArgs;

@@ -35,7 +35,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve, sep } from "node:path";
 import ignore, { type Ignore } from "ignore";
 import * as tar from "tar";
-import { formatDiagnostic, type Diagnostic } from "../../core/spec/diagnostics";
+import { formatDiagnostic, type Diagnostic } from "../../core/jobspec/diagnostics";
 
 export interface WorkdirArchiveOptions {
   /** Limit on the total size of the files to pack (uncompressed). Default 200 MiB. */

@@ -10,8 +10,8 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import type { JobSpec } from "../../core/spec/schema";
-import { parseSecretReference, referenceText, secretReferences, type SecretReference } from "../../core/spec/secrets";
+import type { JobSpec } from "../../core/jobspec/schema";
+import { parseSecretReference, referenceText, secretReferences, type SecretReference } from "../../core/jobspec/secrets";
 import { recordAwsCalls } from "./aws-call-log";
 
 export interface AwsSecretClients {

@@ -12,7 +12,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
-import { shellQuote } from "../../core/spec/sweep";
+import { shellQuote } from "../../core/jobspec/sweep";
 
 export type ContainerEngine = "docker" | "podman";
 

@@ -9,7 +9,7 @@
  * await sweep.close();
  * ```
  */
-import { hashKey, renderKey } from "../../core/spec/sweep";
+import { hashKey, renderKey } from "../../core/jobspec/sweep";
 import { Journal, type JournalWarning } from "../journal/journal";
 import type { ItemStatus, JournalRecord } from "../journal/record";
 import { LocalDirStore } from "../store/local-dir";

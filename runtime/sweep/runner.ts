@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { renderCommand, type SweepItem } from "../../core/spec/sweep";
+import { renderCommand, type SweepItem } from "../../core/jobspec/sweep";
 import type { JournalRecord } from "../journal/record";
 import type { ChildRegistry } from "../exec/orphans";
 import { describeExit, runShell } from "../exec/shell";

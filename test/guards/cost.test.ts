@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { loadCatalog } from "../../core/catalog";
 import { evaluateGuards, formatUsd, guardDiagnostics, type GuardReport } from "../../core/guards";
 import { selectOffers } from "../../core/offers";
-import { loadSpecFile, parseSpec, type LoadedSpec } from "../../core/spec/load";
+import { loadSpecFile, parseSpec, type LoadedSpec } from "../../core/jobspec/load";
 
 function spec(yaml: string): LoadedSpec {
   const r = parseSpec(yaml, "x.yaml");

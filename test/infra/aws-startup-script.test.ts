@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadSpecFile } from "../../core/spec/load";
+import { loadSpecFile } from "../../core/jobspec/load";
 import { NODE_PIN, renderStartupScript, type StartupScriptArgs } from "../../infra/aws/startup-script";
 import { requireBinary } from "../helpers/emulators";
 import { bundles, sharedMoto, unique } from "../helpers/shared";

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { applyCatalogOverride, bundledCatalog, loadCatalog, type Catalog } from "../../core/catalog";
 import { selectOffers, type CloudSelection, type Selection, type SelectionError } from "../../core/offers";
-import { loadSpecFile, parseSpec, type LoadedSpec } from "../../core/spec/load";
+import { loadSpecFile, parseSpec, type LoadedSpec } from "../../core/jobspec/load";
 
 const reference = (name: string) => resolve(__dirname, "../../../shared/reference/jobs", name);
 

@@ -1,7 +1,7 @@
 /** The users' existing specs must load unchanged, with the original defaults. */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadSpecFile, parseSpec, unsupportedProvider } from "../../core/spec";
+import { loadSpecFile, parseSpec, unsupportedProvider } from "../../core/jobspec";
 
 export const REFERENCE_JOBS = join(__dirname, "../../../shared/reference/jobs");
 

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { canonicalJson, expandSweep, hashKey, parseTemplate, renderCommand, renderKey, shellQuote, type SweepSpec } from "../../core/spec";
+import { canonicalJson, expandSweep, hashKey, parseTemplate, renderCommand, renderKey, shellQuote, type SweepSpec } from "../../core/jobspec";
 
 const sweep = (s: Partial<SweepSpec>): SweepSpec => ({ command: "true", parallel: 1, max_attempts: 3, ...s });
 

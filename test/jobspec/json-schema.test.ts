@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { jobSpecJsonSchema } from "../../core/spec";
+import { jobSpecJsonSchema } from "../../core/jobspec";
 
 const jobs = join(__dirname, "../../jobs");
 

@@ -8,8 +8,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { jobSpecJsonSchema } from "../../core/spec";
-import { BOOLEAN_FIELDS, loadSpecFile } from "../../core/spec/load";
+import { jobSpecJsonSchema } from "../../core/jobspec";
+import { BOOLEAN_FIELDS, loadSpecFile } from "../../core/jobspec/load";
 
 function load(yaml: string) {
   const file = join(mkdtempSync(join(tmpdir(), "spotjob-yaml11-")), "job.yaml");

@@ -1,7 +1,7 @@
 /** `secrets:` by reference: parsing, validation (never echoing a value), and the references the infra grants. */
 import { describe, expect, it } from "vitest";
-import { formatDiagnostic, jobSpecJsonSchema, parseSecretReference, parseSpec, SECRET_REFERENCE_PATTERN, secretReferences } from "../../core/spec";
-import { referenceText, secretKmsKeys, unqualifiedParameters } from "../../core/spec/secrets";
+import { formatDiagnostic, jobSpecJsonSchema, parseSecretReference, parseSpec, SECRET_REFERENCE_PATTERN, secretReferences } from "../../core/jobspec";
+import { referenceText, secretKmsKeys, unqualifiedParameters } from "../../core/jobspec/secrets";
 
 const H = "provider: aws\ngpu_type: L4\nrun: python3 train.py\n";
 const SM = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf-token-AbCdEf";

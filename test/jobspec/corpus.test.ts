@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseSpec } from "../../core/spec";
+import { parseSpec } from "../../core/jobspec";
 
 interface Expectation {
   code: string;

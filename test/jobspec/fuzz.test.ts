@@ -7,7 +7,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { parseSpec, type SpecResult } from "../../core/spec";
+import { parseSpec, type SpecResult } from "../../core/jobspec";
 import { REFERENCE_JOBS } from "./reference-specs.test";
 
 const SEEDS = [
