@@ -4,7 +4,7 @@
  * and it resumes.
  */
 import { missingWorkdir } from "../../core/jobspec/load";
-import { LAUNCHABLE_PROVIDERS } from "../../core/jobspec/schema";
+import { provider } from "../../core/providers/registry";
 import { launch } from "../../runtime/launch";
 import { printDiagnostics } from "../render/diagnostics";
 import { EXIT } from "../exit-codes";
@@ -20,9 +20,10 @@ export async function runCommand(specFile: string, options: { store?: string; ex
     printDiagnostics([workdir], loaded.source.text);
     return EXIT.invalidSpec;
   }
-  if (spec.provider !== "local") {
+  const target = provider(spec.provider);
+  if (target.launch !== "this-machine") {
     // Only point at `pulumi up` where it can launch the job.
-    const elsewhere = (LAUNCHABLE_PROVIDERS as readonly string[]).includes(spec.provider) ? `use \`pulumi up\` to launch it on ${spec.provider}` : `spotjob cannot launch on ${spec.provider} in this release`;
+    const elsewhere = target.launch === "stack" ? `use \`pulumi up\` to launch it on ${spec.provider}` : `spotjob cannot launch on ${spec.provider} in this release`;
     process.stderr.write(`spotjob: note: ${specFile} says provider: ${spec.provider}; \`spotjob run\` runs it here, on this machine (${elsewhere})\n`);
   }
   const home = jobHome(spec, options.store);

@@ -5,8 +5,8 @@
 import { z } from "zod";
 import { FORM_FACTORS, GPU_MODELS } from "./gpu-names";
 
-export const CLOUDS = ["aws", "gcp"] as const;
-export type Cloud = (typeof CLOUDS)[number];
+import { CLOUD_IDS as CLOUDS, type CloudId as Cloud } from "../providers/registry";
+export type { Cloud };
 
 const LOCATION = /^[a-z][a-z0-9-]{1,62}$/;
 /** USD per hour; the ceiling only catches a misplaced decimal point. */

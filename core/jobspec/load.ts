@@ -8,7 +8,8 @@ import { basename, dirname, extname, resolve } from "node:path";
 import { isMap, isScalar, visit, type Scalar } from "yaml";
 import { formatPath, type Diagnostic, type PathPart, type Severity } from "./diagnostics";
 import { explainIssue } from "./issues";
-import { cannotLaunch, JobSpecSchema, UNSUPPORTED_PROVIDERS, type JobSpec } from "./schema";
+import { cannotLaunch, plannable, provider } from "../providers/registry";
+import { JobSpecSchema, type JobSpec } from "./schema";
 import { secretProblems } from "./secrets";
 import { expandSweep, type SweepItem } from "./sweep";
 import { YamlSource } from "./yaml-source";
@@ -141,7 +142,7 @@ export function parseSpec(text: string, file: string): SpecResult {
   const given = data as Record<string, unknown>;
 
   // Cross-field rules that a per-field schema cannot express.
-  if (spec.provider !== "local" && !spec.gpu_type) {
+  if (provider(spec.provider).launch !== "this-machine" && !spec.gpu_type) {
     errors.push(
       located(["gpu_type"], "missing", `is required with provider ${spec.provider}`, "add e.g. `gpu_type: \"L4\"`, or use `provider: local` to run on this machine", "error", false, ["provider"]),
     );
@@ -173,7 +174,7 @@ export function parseSpec(text: string, file: string): SpecResult {
   if (spec.cost.spot_fallback && !spec.use_spot) {
     warnings.push(located(["cost", "spot_fallback"], "ignored", "`spot_fallback` has no effect with `use_spot: false`", undefined, "warning"));
   }
-  if (spec.provider === "local" && spec.gpu_type) {
+  if (provider(spec.provider).launch === "this-machine" && spec.gpu_type) {
     warnings.push(located(["gpu_type"], "ignored", "`gpu_type` is ignored with `provider: local`: the job uses this machine's GPUs, if any", undefined, "warning"));
   }
   for (const name of RUNTIME_ENV_NAMES) {
@@ -187,9 +188,6 @@ export function parseSpec(text: string, file: string): SpecResult {
     if (cidr.endsWith("/0")) {
       warnings.push(located(["ssh", "cidrs", i], "open_to_world", `${cidr} opens SSH to the whole internet`, "allow only your own address, e.g. 203.0.113.7/32", "warning"));
     }
-  }
-  if (spec.provider === "runpod" || spec.provider === "lambda_labs") {
-    // Valid JobConfig, so not an error here: commands that launch refuse it (see requireSupportedProvider).
   }
 
   const loaded: LoadedSpec = {
@@ -206,7 +204,8 @@ export function parseSpec(text: string, file: string): SpecResult {
 /** A diagnostic when the spec names a provider spotjob cannot launch on; undefined otherwise. */
 export function unsupportedProvider(loaded: LoadedSpec): Diagnostic | undefined {
   const p = loaded.spec.provider;
-  if ((UNSUPPORTED_PROVIDERS as readonly string[]).includes(p)) {
+  // Valid JobConfig, so not an error when loading: planning and launching refuse it here.
+  if (!plannable().some((entry) => entry.id === p)) {
     const { message, hint } = cannotLaunch(p);
     return loaded.diagnose(["provider"], "unsupported_provider", message, hint);
   }

@@ -8,24 +8,8 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { KMS_KEY_ARN_PATTERN, SECRET_REFERENCE_PATTERN } from "./secrets";
 
-/** Providers spotjob can plan and price. */
-export const SUPPORTED_PROVIDERS = ["aws", "gcp", "local"] as const;
-/** Of those, the ones a job runs on in this release: `pulumi up` (aws) or this machine (local). */
-export const LAUNCHABLE_PROVIDERS = ["aws", "local"] as const;
-/** Providers that are valid in a JobConfig but that spotjob cannot launch yet. */
-export const UNSUPPORTED_PROVIDERS = ["runpod", "lambda_labs"] as const;
-export const PROVIDERS = [...SUPPORTED_PROVIDERS, ...UNSUPPORTED_PROVIDERS] as const;
-export type Provider = (typeof PROVIDERS)[number];
-export type SupportedProvider = (typeof SUPPORTED_PROVIDERS)[number];
-
-/** Why a spec for `provider` cannot go further, and where it can go instead (only to providers that launch). */
-export function cannotLaunch(provider: string): { message: string; hint: string } {
-  const elsewhere = SUPPORTED_PROVIDERS.filter((p) => !(LAUNCHABLE_PROVIDERS as readonly string[]).includes(p));
-  return {
-    message: `spotjob cannot launch on ${provider} yet; jobs launch on ${LAUNCHABLE_PROVIDERS.join(" and ")} in this release (${elsewhere.join(", ")} can be planned and priced)`,
-    hint: `change \`provider:\` to aws to launch it with \`pulumi up\`, or to local to run it on this machine (the rest of the spec can stay as it is)`,
-  };
-}
+export { PROVIDER_IDS as PROVIDERS, type ProviderId as Provider } from "../providers/registry";
+import { PROVIDER_IDS as PROVIDERS } from "../providers/registry";
 
 /** Upper bounds that catch typos (an extra zero) without limiting real jobs. */
 export const LIMITS = {

@@ -9,6 +9,7 @@
  * Each reference scheme is one entry of SCHEMES: a new store (GCP Secret
  * Manager, say) is a new entry, with the provider it can be read on.
  */
+import { provider } from "../providers/registry";
 import type { PathPart } from "./diagnostics";
 import type { JobSpec } from "./schema";
 
@@ -236,7 +237,8 @@ export interface SecretProblem {
 function kmsKeyProblems(spec: Pick<JobSpec, "secrets_kms_keys" | "provider">): SecretProblem[] {
   const keys = spec.secrets_kms_keys ?? [];
   if (keys.length === 0) return [];
-  if (spec.provider !== "aws") {
+  // KMS keys decrypt SSM parameters and Secrets Manager secrets: only where those are read.
+  if (!provider(spec.provider).secretSchemes.includes("ssm")) {
     return [{ path: ["secrets_kms_keys"], code: "secret_wrong_provider", message: `KMS keys decrypt secrets on AWS, and this job runs on ${spec.provider}`, hint: "remove `secrets_kms_keys`", atKey: true }];
   }
   const pattern = new RegExp(KMS_KEY_ARN_PATTERN);
@@ -265,7 +267,7 @@ export function secretProblems(spec: Pick<JobSpec, "secrets" | "envs" | "provide
   const kms = kmsKeyProblems(spec);
   const entries = Object.entries(spec.secrets ?? {});
   if (entries.length === 0) return kms;
-  if (spec.provider === "local") {
+  if (provider(spec.provider).launch === "this-machine") {
     const names = entries.map(([env]) => env);
     return [
       {

@@ -9,7 +9,7 @@ import { formatGpuRequest, formFactorLabel, gpuMatches, parseGpuName, type GpuRe
 import type { Cloud } from "../catalog/schema";
 import type { Diagnostic, PathPart } from "../jobspec/diagnostics";
 import type { LoadedSpec } from "../jobspec/load";
-import { cannotLaunch } from "../jobspec/schema";
+import { cannotLaunch, provider } from "../providers/registry";
 import { closest } from "../jobspec/suggest";
 import { byPrice, describeOffers, gpuLabeller, offersOf, priceIn, type Market, type Offer } from "./offer";
 
@@ -77,13 +77,14 @@ export function selectOffers(input: SelectionInput, catalog: Catalog | undefined
     return { ok: false, errors: [d] };
   };
 
-  if (spec.provider === "local") return { ok: true, local: true, pricePerHour: 0, warnings: [] };
-  if (spec.provider !== "aws" && spec.provider !== "gcp") {
+  const target = provider(spec.provider);
+  if (target.launch === "this-machine") return { ok: true, local: true, pricePerHour: 0, warnings: [] };
+  if (!target.cloud) {
     const { message, hint } = cannotLaunch(spec.provider);
     return fail(["provider"], "unsupported_provider", message, hint);
   }
-  if (!catalog || catalog.cloud !== spec.provider) {
-    throw new Error(`selectOffers: expected the ${spec.provider} catalog, got ${catalog ? catalog.cloud : "none"}`);
+  if (!catalog || catalog.cloud !== target.cloud) {
+    throw new Error(`selectOffers: expected the ${target.cloud} catalog, got ${catalog ? catalog.cloud : "none"}`);
   }
   const cloud = catalog.cloud;
   const market: Market = spec.use_spot ? "spot" : "on-demand";

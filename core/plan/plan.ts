@@ -7,6 +7,7 @@ import { evaluateGuards, guardDiagnostics, type GuardReport } from "../guards/co
 import { selectOffers, type Selection } from "../offers/select";
 import type { Diagnostic } from "../jobspec/diagnostics";
 import { loadSpecFile, missingWorkdir, unsupportedProvider, type LoadedSpec } from "../jobspec/load";
+import { provider } from "../providers/registry";
 import { referenceText, unqualifiedParameters } from "../jobspec/secrets";
 
 export interface PlanOptions {
@@ -37,10 +38,10 @@ export function planSpec(loaded: LoadedSpec, options: PlanOptions = {}): Plan {
   const unsupported = unsupportedProvider(loaded) ?? missingWorkdir(loaded);
   if (unsupported) return { outcome: "invalid", loaded, errors: [unsupported], warnings: loaded.warnings };
   let catalog: Catalog | undefined;
-  const provider = loaded.spec.provider;
-  if (provider === "aws" || provider === "gcp") {
+  const cloud = provider(loaded.spec.provider).cloud;
+  if (cloud) {
     try {
-      catalog = loadCatalog(provider, options.catalogFile ?? (process.env.SPOTJOB_CATALOG || undefined));
+      catalog = loadCatalog(cloud, options.catalogFile ?? (process.env.SPOTJOB_CATALOG || undefined));
     } catch (e) {
       if (e instanceof CatalogError) return { outcome: "error", errors: e.diagnostics, warnings: loaded.warnings };
       throw e;
