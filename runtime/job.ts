@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { ResolvedSpec } from "../core/jobspec/load";
 import { expandSweep, type SweepItem } from "../core/jobspec/sweep";
 import { prepareContainer } from "./exec/container";
-import { thisMachine, type InstanceInfo } from "./cloud/instance";
+import { thisMachine, type InstanceInfo } from "./cloud/host";
 import { CANCEL_KEY, describeCancel, readCancel, watchCancel } from "./cancel";
 import { historyStamp, RESULTS_KEY, setAsideHistory } from "./history";
 import { RunLog } from "./run-log";

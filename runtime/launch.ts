@@ -5,7 +5,8 @@
 import { mkdirSync } from "node:fs";
 import { workdirOf, type ResolvedSpec } from "../core/jobspec/load";
 import { consoleEvents, stopOnSignals } from "./console";
-import { awsInstance } from "./cloud/instance";
+import { parseInstanceEnv } from "../core/wire/instance-env";
+import { cloudHost } from "./cloud/hosts";
 import { runJob, RUNTIME_EXIT, type JobResult } from "./job";
 import { openStore } from "./store/open";
 
@@ -43,37 +44,32 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
     const store = openStore(o.storeUrl);
     const workDir = workdirOf({ file: o.specFile, spec: o.spec });
     mkdirSync(o.stateDir, { recursive: true });
-    // SPOTJOB_CLOUD names the cloud this instance runs on (the startup script sets it). The AWS modules, and the SDK
-    // clients under them, load on an AWS instance only, and there only once needed.
-    const cloud = process.env.SPOTJOB_CLOUD;
-    if (cloud === "aws") {
-      void (await import("./cloud/aws-notice.js")).watchSpotNotice({
-        signal: watching.signal,
-        onNotice: (notice) => {
-          events.warn(`spot interruption notice: ${notice.action} at ${notice.time}; stopping and saving progress`);
-          controller.abort(new Error(`spot interruption notice (${notice.action} at ${notice.time})`));
-        },
-        onRebalance: (at) => events.warn(`EC2 rebalance recommendation (${at}): this spot instance is at elevated risk of interruption`),
-        log: events.info,
-      });
-    }
-    // `secrets` are read by an AWS instance; anywhere else the job has this
+    // The instance environment names the cloud this instance runs on (its startup script sets it); that cloud's
+    // modules, and the SDK clients under them, load there only, and only once needed.
+    const host = await cloudHost(process.env, events.warn);
+    void host?.watchPreemption({
+      signal: watching.signal,
+      onNotice: (notice) => {
+        events.warn(`${notice.description}; stopping and saving progress`);
+        controller.abort(new Error(notice.reason));
+      },
+      onWarning: events.warn,
+      log: events.info,
+    });
+    // `secrets` are read by a cloud instance; anywhere else the job has this
     // machine's environment, whose values for them are masked all the same.
     const secretNames = Object.keys(o.spec.secrets ?? {});
-    let secrets = cloud === "aws" && secretNames.length ? async () => (await import("./cloud/aws-secrets.js")).awsSecretsReader(o.spec)!() : undefined;
-    if (secretNames.length && cloud !== "aws") {
+    let secrets = host?.secretsReader(o.spec);
+    if (secretNames.length && !host) {
       const unset = secretNames.filter((name) => process.env[name] === undefined);
       events.warn(`secrets are read on an AWS instance only; here ${secretNames.join(", ")} ${secretNames.length === 1 ? "comes" : "come"} from this machine's environment${unset.length ? ` (not set: ${unset.join(", ")})` : ""}`);
       secrets = async () => Object.fromEntries(secretNames.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
     }
     events.info(`job ${o.spec.name}: store ${store.url}, working in ${workDir}`);
-    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, rerun: o.rerun, fresh: o.fresh, graceMs: o.graceMs ?? graceFromEnv(), onCloud: cloud !== undefined && cloud !== "", secrets, instance: cloud === "aws" ? await awsInstance() : undefined });
+    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, rerun: o.rerun, fresh: o.fresh, graceMs: o.graceMs ?? secondsToMs(parseInstanceEnv(process.env).graceSeconds), onCloud: host !== undefined, secrets, instance: await host?.instance() });
     events.end?.();
     events.info(`${result.state}: ${result.message}`);
-    if (cloud === "aws" && (result.state === "SUCCEEDED" || result.state === "FAILED" || result.state === "CANCELLED")) {
-      const groups = await import("./cloud/aws-groups.js");
-      await groups.scaleOwnGroupsToZero(groups.ownGroups(), events.info);
-    }
+    if (host && (result.state === "SUCCEEDED" || result.state === "FAILED" || result.state === "CANCELLED")) await host.stopBilling(events.info);
     return result;
   } finally {
     watching.abort();
@@ -81,8 +77,4 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
   }
 }
 
-/** SPOTJOB_GRACE_SECONDS: how long the job may take to stop after the first signal. */
-function graceFromEnv(): number | undefined {
-  const seconds = Number(process.env.SPOTJOB_GRACE_SECONDS);
-  return Number.isFinite(seconds) && seconds >= 0 && process.env.SPOTJOB_GRACE_SECONDS ? seconds * 1000 : undefined;
-}
+const secondsToMs = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);

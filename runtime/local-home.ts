@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseStoreUrl } from "../core/wire/store-url";
 
 export interface LocalJobHome {
   /** `.spotjob/<job>/` under `root`: the default store. */
@@ -26,9 +27,15 @@ export function localJobHome(root: string, job: string): LocalJobHome {
  * URL made a path, no trailing slash (s3://b/p and s3://b/p/ are one store).
  */
 export function canonicalStoreUrl(url: string): string {
-  if (url.startsWith("file://")) return resolve(fileURLToPath(url));
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url.replace(/\/+$/, "");
-  return resolve(url);
+  const at = parseStoreUrl(url);
+  switch (at.kind) {
+    case "file":
+      return resolve(fileURLToPath(at.url));
+    case "directory":
+      return resolve(at.path);
+    default:
+      return url.replace(/\/+$/, "");
+  }
 }
 
 /** The machine-local cache for runs of the job in `home` against `storeUrl`: `machine/` for the default store, `machine-<hash>/` for any other. */

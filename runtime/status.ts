@@ -2,7 +2,7 @@
  * The job's status object in the store: what `spotjob status` reads. Updated
  * on every transition and on a heartbeat, by the lease holder only.
  */
-import type { InstanceInfo, Market } from "./cloud/instance";
+import type { InstanceInfo, Market } from "./cloud/host";
 import type { Store } from "./store/store";
 import type { LaunchFailure } from "./supervisor/launch-failure";
 

@@ -2,7 +2,9 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudSelection } from "../../core/offers/select";
 import type { ResolvedSpec } from "../../core/jobspec/load";
-import type { SupervisorConfig } from "../../runtime/supervisor/lambda";
+import { formatObjectStoreUrl } from "../../core/wire/store-url";
+import type { SupervisorConfig } from "../../core/wire/supervisor-config";
+import { awsTags, JobComponent } from "../shared/component";
 import { JobBucket } from "./bucket";
 import { JobCapacity } from "./capacity";
 import { JobIdentity } from "./identity";
@@ -50,7 +52,7 @@ function typesIn(selection: CloudSelection, market: "spot" | "on-demand"): { typ
  * (spot, with an on-demand fallback when the spec asks) and the supervisor
  * that stops billing when the job ends, hangs, or spends its budget.
  */
-export class AwsJob extends pulumi.ComponentResource {
+export class AwsJob extends JobComponent {
   readonly bucket: pulumi.Output<string>;
   readonly prefix: string;
   readonly store: pulumi.Output<string>;
@@ -61,11 +63,11 @@ export class AwsJob extends pulumi.ComponentResource {
   readonly uploads: pulumi.Output<string[]>;
 
   constructor(name: string, args: AwsJobArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("spotjob:aws:Job", name, {}, opts);
+    super("spotjob:aws:Job", name, opts);
     const { spec, selection } = args;
     const names = awsNames(spec.name, args.stack);
-    const tags = { "spotjob:job": spec.name, "spotjob:stack": args.stack };
-    const parent = { parent: this };
+    const tags = awsTags({ job: spec.name, stack: args.stack });
+    const parent = this.child();
     const identityFacts = { partition: aws.getPartitionOutput({}, parent).partition, region: aws.getRegionOutput({}, parent).region, accountId: aws.getCallerIdentityOutput({}, parent).accountId };
 
     const primaryMarket = selection.market;
@@ -99,7 +101,7 @@ export class AwsJob extends pulumi.ComponentResource {
         tags,
       },
       // No instance boots before its permissions and files are in place.
-      { parent: this, dependsOn: [identity.rolePolicy, objects] },
+      this.child({ dependsOn: [identity.rolePolicy, objects] }),
     );
 
     // Every AWS job has a budget (default $5) and only the supervisor can enforce it against a hung job.
@@ -122,7 +124,7 @@ export class AwsJob extends pulumi.ComponentResource {
 
     this.bucket = bucket.bucketName;
     this.prefix = names.prefix;
-    this.store = pulumi.interpolate`s3://${bucket.bucketName}/${names.prefix}`;
+    this.store = bucket.bucketName.apply((b) => formatObjectStoreUrl("s3", b, names.prefix));
     this.groups = pulumi.output(groupNames);
     this.supervisor = supervisor.functionName;
     this.instancePolicy = identity.policy;

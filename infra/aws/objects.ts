@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "node:path";
 import type { ResolvedSpec } from "../../core/jobspec/load";
-import { packWorkdir } from "./workdir-archive";
+import { packWorkdir } from "../shared/workdir-archive";
 
 export interface JobObjectsArgs {
   bucket: pulumi.Input<string>;

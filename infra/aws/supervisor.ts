@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { SupervisorConfig } from "../../runtime/supervisor/lambda";
+import { formatObjectStoreUrl } from "../../core/wire/store-url";
+import { formatSupervisorConfig, SUPERVISOR_ENV, type SupervisorConfig } from "../../core/wire/supervisor-config";
 import { runtimeStanding, SUPERVISOR_RUNTIME } from "./lambda-runtimes";
 import { assumeRolePolicy, supervisorPolicy, type JobScope, type PolicyDocument } from "./policy";
 
@@ -37,8 +38,8 @@ export class JobSupervisor extends pulumi.ComponentResource {
     this.policy = scope.apply((s) => supervisorPolicy({ ...s, logGroupName: args.logGroupName }));
     const rolePolicy = new aws.iam.RolePolicy(`${name}-supervisor`, { role: role.name, policy: this.policy.apply((p) => JSON.stringify(p)) }, { parent: this });
     const environment = scope.apply(({ bucket, prefix }) => {
-      const config: SupervisorConfig = { store: `s3://${bucket}/${prefix}`, ...args.config };
-      return { variables: { SPOTJOB_SUPERVISOR: JSON.stringify(config) } };
+      const config: SupervisorConfig = { store: formatObjectStoreUrl("s3", bucket, prefix), ...args.config };
+      return { variables: { [SUPERVISOR_ENV]: formatSupervisorConfig(config) } };
     });
     // The runtime's deprecation dates are data (lambda-runtimes.json): say so at preview well before AWS blocks updates.
     const standing = runtimeStanding(SUPERVISOR_RUNTIME, new Date().toISOString().slice(0, 10), 90);

@@ -17,7 +17,7 @@ import type { Readable } from "node:stream";
 import { s3Problem } from "./problems";
 import { PreconditionFailed, StoreError, type PutCondition, type Store, type StoredObject } from "./store";
 import { downloadInRanges, inParallel, readRange, type FileDigest } from "./transfer";
-import { recordAwsCalls } from "../cloud/aws-call-log";
+import { recordAwsCalls } from "../cloud/aws/call-log";
 import { DEFAULT_RETRY, requestTimeoutMs, withRetry, type RetryPolicy } from "./retry";
 
 export interface S3StoreOptions {

@@ -6,7 +6,7 @@
  * is an error: a new call cannot slip past the policy tests unmapped.
  */
 import { readFileSync } from "node:fs";
-import type { AwsCallRecord } from "../../runtime/cloud/aws-call-log";
+import type { AwsCallRecord } from "../../runtime/cloud/aws/call-log";
 import type { PolicyDocument } from "../../infra/aws/policy";
 import { evaluate, TEST_ACCOUNT, type ConditionContext } from "./iam-simulator";
 

@@ -10,7 +10,7 @@ import { chmodSync, cpSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdir
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { packWorkdir, WorkdirTooLargeError, workdirFiles } from "../../infra/aws/workdir-archive";
+import { packWorkdir, WorkdirTooLargeError, workdirFiles } from "../../infra/shared/workdir-archive";
 
 const MiB = 1024 * 1024;
 const roots: string[] = [];

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { watchSpotNotice, type SpotNotice } from "../../runtime/cloud/aws-notice";
+import { watchSpotNotice, type SpotNotice } from "../../runtime/cloud/aws/notice";
 import { requireBinary, startEc2MetadataMock, type Emulator } from "../helpers/emulators";
 import { bundles } from "../helpers/shared";
 

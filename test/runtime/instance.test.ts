@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { awsInstance, thisMachine } from "../../runtime/cloud/instance";
+import { awsInstance } from "../../runtime/cloud/aws/instance";
+import { thisMachine } from "../../runtime/cloud/host";
 import { requireBinary, startEc2MetadataMock } from "../helpers/emulators";
 
 describe("the instance a job runs on", () => {

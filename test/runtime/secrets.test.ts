@@ -15,7 +15,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { awsSecretsReader, fetchAwsSecrets, SecretFetchError } from "../../runtime/cloud/aws-secrets";
+import { awsSecretsReader, fetchAwsSecrets, SecretFetchError } from "../../runtime/cloud/aws/secrets";
 import { MASK, Redactor } from "../../runtime/redact";
 import { awsInstanceEnv } from "../helpers/emulators";
 import { bundles, sharedMoto, unique } from "../helpers/shared";

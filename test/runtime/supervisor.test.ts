@@ -20,7 +20,7 @@ import type { JobStatus } from "../../runtime/status";
 import { LocalDirStore } from "../../runtime/store/local-dir";
 import type { SupervisorPolicy } from "../../runtime/supervisor/decide";
 import { SUPERVISOR_STATE_KEY, superviseOnce, type SupervisedJob } from "../../runtime/supervisor/supervise";
-import type { SupervisorConfig } from "../../runtime/supervisor/lambda";
+import type { SupervisorConfig } from "../../core/wire/supervisor-config";
 import { openStore } from "../../runtime/store/open";
 import { awsInstanceEnv, emulatorEnv } from "../helpers/emulators";
 import { bundles, sharedMoto, unique } from "../helpers/shared";

@@ -7,9 +7,9 @@
  * reported once and polled again.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { Imds, imdsEndpoint } from "./aws-imds";
+import { Imds, imdsEndpoint } from "./imds";
 
-export { imdsEndpoint } from "./aws-imds";
+export { imdsEndpoint } from "./imds";
 
 export interface SpotNotice {
   action: string;

@@ -1,19 +1,12 @@
 /**
  * At the end of a job (succeeded or failed, not interrupted) the instance
  * scales its own Auto Scaling groups to zero, so nothing keeps billing even
- * before the supervisor's next run. The groups come from SPOTJOB_AWS_GROUPS
- * (set by the startup script); the instance role allows exactly this call
+ * before the supervisor's next run. The groups come from the instance
+ * environment (SPOTJOB_AWS_GROUPS, set by the startup script); the instance role allows exactly this call
  * on exactly these groups.
  */
 import { AutoScalingClient, SetDesiredCapacityCommand } from "@aws-sdk/client-auto-scaling";
-import { recordAwsCalls } from "./aws-call-log";
-
-export function ownGroups(): string[] {
-  return (process.env.SPOTJOB_AWS_GROUPS ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
+import { recordAwsCalls } from "./call-log";
 
 export async function scaleOwnGroupsToZero(groups: string[], log: (message: string) => void, client = recordAwsCalls(new AutoScalingClient({}))): Promise<void> {
   for (const name of groups) {

@@ -10,9 +10,9 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import type { JobSpec } from "../../core/jobspec/schema";
-import { parseSecretReference, referenceText, secretReferences, type SecretReference } from "../../core/jobspec/secrets";
-import { recordAwsCalls } from "./aws-call-log";
+import type { JobSpec } from "../../../core/jobspec/schema";
+import { parseSecretReference, referenceText, secretReferences, type SecretReference } from "../../../core/jobspec/secrets";
+import { recordAwsCalls } from "./call-log";
 
 export interface AwsSecretClients {
   /** The SSM client of the job's own region (for `ssm:<name>`). */
