@@ -32,6 +32,7 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
   // (see early-signals.ts).
   const unhook = stopOnSignals((signal) => controller.abort(new Error(`stopped by ${signal}`)), events.info, () => hurry.abort());
   const watching = new AbortController();
+  let stopDeadline: NodeJS.Timeout | undefined;
   try {
     // A signal that came while this process loaded is dispatched at the event loop's next turn: take it before
     // anything starts, so that it stops a job that never started, writing nothing.
@@ -52,6 +53,8 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
       onNotice: (notice) => {
         events.warn(`${notice.description}; stopping and saving progress`);
         controller.abort(new Error(notice.reason));
+        // A short notice (GCP's 30 s): what still runs is killed in time for the final flush to end before the power does.
+        if (notice.stopWithinMs !== undefined) stopDeadline ??= killBeforeDeadline(notice.stopWithinMs, () => hurry.abort(), events.warn);
       },
       onWarning: events.warn,
       log: events.info,
@@ -62,7 +65,7 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
     let secrets = host?.secretsReader(o.spec);
     if (secretNames.length && !host) {
       const unset = secretNames.filter((name) => process.env[name] === undefined);
-      events.warn(`secrets are read on an AWS instance only; here ${secretNames.join(", ")} ${secretNames.length === 1 ? "comes" : "come"} from this machine's environment${unset.length ? ` (not set: ${unset.join(", ")})` : ""}`);
+      events.warn(`secrets are read on a cloud instance only; here ${secretNames.join(", ")} ${secretNames.length === 1 ? "comes" : "come"} from this machine's environment${unset.length ? ` (not set: ${unset.join(", ")})` : ""}`);
       secrets = async () => Object.fromEntries(secretNames.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
     }
     events.info(`job ${o.spec.name}: store ${store.url}, working in ${workDir}`);
@@ -72,9 +75,27 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
     if (host && (result.state === "SUCCEEDED" || result.state === "FAILED" || result.state === "CANCELLED")) await host.stopBilling(events.info);
     return result;
   } finally {
+    clearTimeout(stopDeadline);
     watching.abort();
     unhook();
   }
+}
+
+/**
+ * What a stop keeps, after the job's processes are killed, for the final flush
+ * (the snapshot directory's last changes, the log, the status, the lease).
+ */
+export const FINAL_FLUSH_MS = 8_000;
+
+/** Kills what still runs (as a second signal does) `FINAL_FLUSH_MS` before a stop must be over. */
+function killBeforeDeadline(stopWithinMs: number, kill: () => void, warn: (message: string) => void): NodeJS.Timeout {
+  const after = Math.max(0, stopWithinMs - FINAL_FLUSH_MS);
+  const timer = setTimeout(() => {
+    warn(`${Math.round(after / 1000)} s since the notice: killing what still runs, so that progress is saved before the instance powers off`);
+    kill();
+  }, after);
+  timer.unref();
+  return timer;
 }
 
 const secondsToMs = (seconds: number | undefined) => (seconds === undefined ? undefined : seconds * 1000);

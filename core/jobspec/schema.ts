@@ -227,7 +227,7 @@ export const JobSpecSchema = z
         .default({}),
       {
         description:
-          "spotjob: environment variables whose values the instance reads at start from a secret store: a map of variable name to reference, `ssm:/path/to/parameter` (SSM Parameter Store, SecureString decrypted) or a Secrets Manager ARN. Only references are in the spec and the instance's user data; the values reach setup, run and sweep commands and workers only, and are masked (***) in logs. AWS only; with provider local, export the variables in your shell instead.",
+          "spotjob: environment variables whose values the instance reads at start from a secret store: a map of variable name to reference. On AWS `ssm:/path/to/parameter` (SSM Parameter Store, SecureString decrypted) or a Secrets Manager ARN; on GCP `gcpsm:<secret>` (the latest version of a Secret Manager secret in the job's project) or `gcpsm:projects/<project>/secrets/<secret>/versions/<version or latest>`. Only references are in the spec and the instance's metadata; the values reach setup, run and sweep commands and workers only, and are masked (***) in logs. With provider local, export the variables in your shell instead.",
         example: 'secrets: {HF_TOKEN: "ssm:/team/hf-token"}',
       },
     ),

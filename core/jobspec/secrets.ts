@@ -3,17 +3,19 @@
  * value: `MY_TOKEN: ssm:/team/hf-token` (SSM Parameter Store, SecureString
  * decrypted, in the job's region), `ssm:eu-west-1:/team/hf-token` or a
  * parameter ARN (in the region named), or a Secrets Manager ARN (in its
- * region). The instance reads them at start; the infra grants its role read
+ * region). On GCP: `gcpsm:<secret>` (the latest version of a Secret Manager
+ * secret in the job's project) or `gcpsm:projects/<project>/secrets/<secret>/versions/<n|latest>`.
+ * The instance reads them at start; the infra grants its role read
  * access to exactly these (secretReferences), in their regions.
  *
- * Each reference scheme is one entry of SCHEMES: a new store (GCP Secret
- * Manager, say) is a new entry, with the provider it can be read on.
+ * Each reference scheme is one entry of SCHEMES, with the provider it can be
+ * read on.
  */
-import { provider } from "../providers/registry";
+import { provider, PROVIDERS, type CloudId } from "../providers/registry";
 import type { PathPart } from "./diagnostics";
 import type { JobSpec } from "./schema";
 
-export type SecretKind = "ssm" | "secretsmanager";
+export type SecretKind = "ssm" | "secretsmanager" | "gcpsm";
 
 export interface SecretReference {
   /** The environment variable the job sees the value in. */
@@ -21,8 +23,10 @@ export interface SecretReference {
   kind: SecretKind;
   /**
    * What the service's API takes: the SSM parameter name (`/team/hf-token`,
-   * without `ssm:` or a region), or the ARN the reference gives (a parameter's
-   * or a Secrets Manager secret's).
+   * without `ssm:` or a region), the ARN the reference gives (a parameter's
+   * or a Secrets Manager secret's), or for `gcpsm:` what follows it: a secret
+   * version's name (`projects/P/secrets/S/versions/V`) or a secret's id alone
+   * (its latest version in the job's project: see gcpSecretVersionName).
    */
   ref: string;
   /**
@@ -33,13 +37,15 @@ export interface SecretReference {
 }
 
 export type ParsedReference =
-  | { ok: true; kind: SecretKind; ref: string; region?: string; provider: "aws" }
+  | { ok: true; kind: SecretKind; ref: string; region?: string; provider: CloudId }
   | { ok: false; code: string; message: string; hint?: string };
 
 interface Scheme {
   kind: SecretKind;
   /** The provider whose instances can read it. */
-  provider: "aws";
+  provider: CloudId;
+  /** What it names, for messages: "an SSM parameter". */
+  noun: string;
   /** Whole-reference pattern (also published in the JSON Schema). */
   pattern: RegExp;
   /** The name the API takes, from a reference that matches `pattern`. */
@@ -66,6 +72,19 @@ const SSM_ARN_FORMAT = "arn:aws:ssm:<region>:<account>:parameter/<name>";
 const SECRETS_MANAGER_PATTERN = new RegExp(`^arn:(?:${AWS_PARTITION}):secretsmanager:${AWS_REGION}:\\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$`);
 const SM_FORMAT = "arn:aws:secretsmanager:<region>:<account>:secret:<name>";
 
+/**
+ * Secret Manager (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets.versions/access):
+ * a secret id has letters, digits, `_` and `-`, at most 255 characters; a
+ * project is named by its id (6–30 lowercase letters, digits and hyphens,
+ * starting with a letter, not ending with a hyphen) or its number; a version
+ * is a number from 1, or `latest`.
+ */
+const GCP_SECRET_ID = "[A-Za-z0-9_-]{1,255}";
+const GCP_PROJECT = "(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|\\d{1,19})";
+const GCP_VERSION = "(?:[1-9]\\d{0,18}|latest)";
+const GCPSM_PATTERN = new RegExp(`^gcpsm:(?:${GCP_SECRET_ID}|projects\\/${GCP_PROJECT}\\/secrets\\/${GCP_SECRET_ID}\\/versions\\/${GCP_VERSION})$`);
+const GCPSM_FORMAT = "gcpsm:projects/<project>/secrets/<secret>/versions/<version or latest>";
+
 /** A KMS key's ARN (not an alias's: IAM grants kms:Decrypt on the key). Also published in the JSON Schema. */
 export const KMS_KEY_ARN_PATTERN = `^arn:(?:${AWS_PARTITION}):kms:${AWS_REGION}:\\d{12}:key\\/(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`;
 const KMS_KEY_FORMAT = "arn:aws:kms:<region>:<account>:key/<key id>";
@@ -87,6 +106,7 @@ const SCHEMES: readonly Scheme[] = [
   {
     kind: "ssm",
     provider: "aws",
+    noun: "an SSM parameter",
     pattern: SSM_PATTERN,
     ref: (text) => {
       const region = ssmRegion(text);
@@ -117,6 +137,7 @@ const SCHEMES: readonly Scheme[] = [
   {
     kind: "ssm",
     provider: "aws",
+    noun: "an SSM parameter",
     pattern: SSM_ARN_PATTERN,
     ref: (text) => text,
     region: arnRegion,
@@ -129,6 +150,7 @@ const SCHEMES: readonly Scheme[] = [
   {
     kind: "secretsmanager",
     provider: "aws",
+    noun: "a Secrets Manager secret",
     pattern: SECRETS_MANAGER_PATTERN,
     ref: (text) => text,
     region: arnRegion,
@@ -138,21 +160,64 @@ const SCHEMES: readonly Scheme[] = [
       hint: "copy the secret's ARN from `aws secretsmanager describe-secret --secret-id <name>`",
     }),
   },
+  {
+    kind: "gcpsm",
+    provider: "gcp",
+    noun: "a Secret Manager secret",
+    pattern: GCPSM_PATTERN,
+    ref: (text) => text.slice("gcpsm:".length),
+    region: () => undefined,
+    example: "gcpsm:hf-token",
+    diagnose: diagnoseGcpsm,
+  },
 ];
+
+/** What is wrong with a `gcpsm:` reference that does not match its pattern. */
+function diagnoseGcpsm(text: string): { message: string; hint: string } {
+  const rest = text.slice("gcpsm:".length);
+  if (rest === "") return { message: "the Secret Manager reference names no secret", hint: "write the secret's id after `gcpsm:`, e.g. `gcpsm:hf-token`" };
+  if (!rest.startsWith("projects/")) {
+    const slash = rest.indexOf("/");
+    if (slash > 0 && new RegExp(`^${GCP_SECRET_ID}$`).test(rest.slice(0, slash))) {
+      return { message: "a version or another project is named in the full form", hint: `write \`${GCPSM_FORMAT}\`, or \`gcpsm:${rest.slice(0, slash)}\` for its latest version in the job's project` };
+    }
+    return { message: "a Secret Manager secret id has letters, digits, `_` and `-` only, at most 255 characters", hint: "write it as `gcloud secrets list` shows it, e.g. `gcpsm:hf-token`" };
+  }
+  const parts = rest.split("/");
+  if (parts[2] === "locations") return { message: "regional secrets (projects/<project>/locations/<location>/secrets/...) are not supported", hint: "use a global secret: `gcloud secrets create <secret> --replication-policy=automatic`" };
+  const [, project, secrets, secret, versions, version] = parts;
+  if (parts.length === 4 && secrets === "secrets") return { message: "a full Secret Manager reference names the version", hint: `write \`gcpsm:${rest}/versions/latest\` (or a version number)` };
+  if (parts.length !== 6 || secrets !== "secrets" || versions !== "versions") return { message: `a full Secret Manager reference has the form ${GCPSM_FORMAT}`, hint: "or write `gcpsm:<secret>` for the latest version of a secret in the job's project" };
+  if (!new RegExp(`^${GCP_PROJECT}$`).test(project)) return { message: `\`${project}\` is not a GCP project id (6–30 lowercase letters, digits and hyphens, starting with a letter) or number`, hint: "write the project's id as `gcloud projects list` shows it" };
+  if (!new RegExp(`^${GCP_SECRET_ID}$`).test(secret)) return { message: "a Secret Manager secret id has letters, digits, `_` and `-` only, at most 255 characters", hint: "write it as `gcloud secrets list` shows it" };
+  return { message: `\`${version}\` is not a secret version: a version is a number from 1, or \`latest\``, hint: `write \`gcpsm:projects/${project}/secrets/${secret}/versions/latest\`` };
+}
+
+/**
+ * The Secret Manager version a `gcpsm:` reference's `ref` names, in full: a
+ * bare secret id is its latest version in `project` (the job's). Pure.
+ */
+export function gcpSecretVersionName(ref: string, project: string): string {
+  return ref.startsWith("projects/") ? ref : `projects/${project}/secrets/${ref}/versions/latest`;
+}
 
 /** The scheme a reference claims to be, by its prefix (it may still be malformed). */
 function schemeOf(text: string): Scheme | undefined {
   if (text.startsWith("ssm:")) return SCHEMES[0];
   if (/^arn:[a-z-]+:ssm:/.test(text)) return SCHEMES[1];
   if (/^arn:[a-z-]+:secretsmanager:/.test(text)) return SCHEMES[2];
+  if (text.startsWith("gcpsm:")) return SCHEMES[3];
   return undefined;
 }
+
+/** The schemes written `<name>:`, for a prefix in the wrong case. */
+const NAMED_SCHEMES = ["ssm", "gcpsm"];
 
 /** One pattern for every valid reference: the JSON Schema's, for editors. */
 export const SECRET_REFERENCE_PATTERN = SCHEMES.map((s) => `(?:${s.pattern.source})`).join("|");
 
 /** The schemes, for messages: "ssm:/team/hf-token or arn:aws:secretsmanager:...". */
-const KNOWN_FORMS = `\`ssm:/path/to/parameter\` (\`ssm:<region>:/path/to/parameter\` in another region), a parameter ARN or a Secrets Manager ARN (\`${SM_FORMAT}\`)`;
+const KNOWN_FORMS = `\`ssm:/path/to/parameter\` (\`ssm:<region>:/path/to/parameter\` in another region), a parameter ARN or a Secrets Manager ARN (\`${SM_FORMAT}\`) on AWS, \`gcpsm:<secret>\` or \`${GCPSM_FORMAT}\` on GCP`;
 
 /**
  * Parses one reference. Messages never repeat the text unless it is a
@@ -174,15 +239,16 @@ export function parseSecretReference(text: string, env = "HF_TOKEN"): ParsedRefe
   // `vault:secret/x`, `https://...`: a scheme we do not read. Name it only when it
   // is short and plain, so a value that happens to hold a colon is not echoed.
   const named = /^([A-Za-z][A-Za-z0-9+.-]{0,15}):/.exec(text)?.[1];
-  if (named?.toLowerCase() === "ssm") {
-    return { ok: false, code: "unknown_scheme", message: "the scheme is written `ssm:`, in lowercase", hint: `write \`ssm:${text.slice(4)}\`` };
+  const lower = named?.toLowerCase();
+  if (lower && NAMED_SCHEMES.includes(lower)) {
+    return { ok: false, code: "unknown_scheme", message: `the scheme is written \`${lower}:\`, in lowercase`, hint: `write \`${lower}:${text.slice(lower.length + 1)}\`` };
   }
   if (named) {
     return {
       ok: false,
       code: "unknown_scheme",
       message: `unknown reference scheme \`${named}:\`; spotjob reads ${KNOWN_FORMS}`,
-      hint: "store the secret in SSM Parameter Store or Secrets Manager and reference it by name",
+      hint: "store the secret in SSM Parameter Store or Secrets Manager (AWS), or Secret Manager (GCP), and reference it by name",
     };
   }
   return {
@@ -210,6 +276,7 @@ export function secretReferences(spec: Pick<JobSpec, "secrets">): SecretReferenc
 
 /** A reference as the spec writes it (`ssm:/x`, `ssm:eu-west-1:/x`, an ARN): for messages and the role's grants. */
 export function referenceText(r: Pick<SecretReference, "kind" | "ref" | "region">): string {
+  if (r.kind === "gcpsm") return `gcpsm:${r.ref}`;
   if (r.ref.startsWith("arn:")) return r.ref;
   return r.region === undefined ? `ssm:${r.ref}` : `ssm:${r.region}:${r.ref}`;
 }
@@ -293,11 +360,16 @@ export function secretProblems(spec: Pick<JobSpec, "secrets" | "envs" | "provide
     if (!parsed.ok) {
       problems.push({ path: ["secrets", env], code: parsed.code, message: parsed.message, hint: parsed.hint });
     } else if (parsed.provider !== spec.provider) {
+      const scheme = schemeOf(text)!;
+      // The job's own provider's form, if it reads secrets at all.
+      const own = SCHEMES.find((s) => s.provider === spec.provider);
       problems.push({
         path: ["secrets", env],
         code: "secret_wrong_provider",
-        message: `${parsed.kind === "ssm" ? "an SSM parameter" : "a Secrets Manager secret"} is read on AWS, and this job runs on ${spec.provider}`,
-        hint: `secrets on ${spec.provider} are not supported yet: remove \`${env}\` from \`secrets\``,
+        message: `${scheme.noun} is read on ${PROVIDERS[parsed.provider].title} instances, and this job runs on ${spec.provider}`,
+        hint: own
+          ? `store it as ${own.noun}, which ${PROVIDERS[own.provider].title} instances read, and write e.g. \`${env}: ${own.example}\``
+          : `secrets on ${spec.provider} are not supported yet: remove \`${env}\` from \`secrets\``,
       });
     }
   }

@@ -30,6 +30,13 @@ export interface PreemptionNotice {
   description: string;
   /** Why the job stopped, for its status: "spot interruption notice (terminate at 2026-…)". */
   reason: string;
+  /**
+   * The whole stop, the final flush included, must end within this long of
+   * the notice (ms): the cloud powers the instance off soon after (GCP: about
+   * 30 s). The runtime then kills what still runs early enough to flush in
+   * time. Absent: the notice leaves minutes (AWS) and the job's grace applies.
+   */
+  stopWithinMs?: number;
 }
 
 export interface PreemptionWatch {

@@ -8,9 +8,7 @@ import type { CloudHost } from "./host";
 
 const HOSTS: { readonly [C in CloudId]: (env: InstanceEnv) => Promise<CloudHost> } = {
   aws: async (env) => (await import("./aws/host.js")).awsHost(env),
-  gcp: async () => {
-    throw new Error("this runtime has no GCP host: GCP jobs launch in a later release");
-  },
+  gcp: async (env) => (await import("./gcp/host.js")).gcpHost(env),
 };
 
 /** The host this instance runs on, or undefined off a cloud (an unknown cloud name is reported through `warn`). */

@@ -1,7 +1,7 @@
 /** `secrets:` by reference: parsing, validation (never echoing a value), and the references the infra grants. */
 import { describe, expect, it } from "vitest";
 import { formatDiagnostic, jobSpecJsonSchema, parseSecretReference, parseSpec, SECRET_REFERENCE_PATTERN, secretReferences } from "../../core/jobspec";
-import { referenceText, secretKmsKeys, unqualifiedParameters } from "../../core/jobspec/secrets";
+import { gcpSecretVersionName, referenceText, secretGrants, secretKmsKeys, unqualifiedParameters } from "../../core/jobspec/secrets";
 
 const H = "provider: aws\ngpu_type: L4\nrun: python3 train.py\n";
 const SM = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hf-token-AbCdEf";
@@ -171,5 +171,80 @@ describe("secrets in a spec", () => {
     const pattern = new RegExp(schema.items.pattern);
     expect([key, mrk].every((k) => pattern.test(k))).toBe(true);
     expect(["alias/x", "arn:aws:kms:eu-west-1:123456789012:alias/x", `${key}x`].some((k) => pattern.test(k))).toBe(false);
+  });
+});
+
+describe("gcpsm: references (GCP Secret Manager)", () => {
+  const G = "provider: gcp\ngpu_type: L4\nrun: python3 train.py\n";
+  const schemaPattern = new RegExp(SECRET_REFERENCE_PATTERN);
+
+  it.each([
+    ["gcpsm:hf-token", "hf-token"],
+    ["gcpsm:HF_Token_2", "HF_Token_2"],
+    [`gcpsm:${"a".repeat(255)}`, "a".repeat(255)],
+    ["gcpsm:projects/my-project/secrets/hf-token/versions/latest", "projects/my-project/secrets/hf-token/versions/latest"],
+    ["gcpsm:projects/my-project/secrets/hf-token/versions/12", "projects/my-project/secrets/hf-token/versions/12"],
+    ["gcpsm:projects/123456789012/secrets/db_pw/versions/1", "projects/123456789012/secrets/db_pw/versions/1"],
+  ])("%s reads %s on GCP", (reference, ref) => {
+    expect(parseSecretReference(reference)).toEqual({ ok: true, kind: "gcpsm", ref, provider: "gcp" });
+    expect(schemaPattern.test(reference)).toBe(true);
+    expect(referenceText({ kind: "gcpsm", ref })).toBe(reference);
+  });
+
+  it.each([
+    ["gcpsm:", "names no secret", "gcpsm:hf-token"],
+    ["gcpsm:hf.token", "letters, digits, `_` and `-` only", "gcloud secrets list"],
+    [`gcpsm:${"a".repeat(256)}`, "at most 255 characters", undefined],
+    ["gcpsm:hf-token/3", "named in the full form", "gcpsm:hf-token"],
+    ["gcpsm:projects/my-project/secrets/hf-token", "names the version", "gcpsm:projects/my-project/secrets/hf-token/versions/latest"],
+    ["gcpsm:projects/my-project/secrets/hf-token/versions/0", "`0` is not a secret version", "versions/latest"],
+    ["gcpsm:projects/my-project/secrets/hf-token/versions/newest", "`newest` is not a secret version", undefined],
+    ["gcpsm:projects/My_Project/secrets/hf-token/versions/1", "`My_Project` is not a GCP project id", "gcloud projects list"],
+    ["gcpsm:projects/abc/secrets/hf-token/versions/1", "`abc` is not a GCP project id", undefined],
+    ["gcpsm:projects/my-project/secrets/hf.token/versions/1", "secret id has letters", undefined],
+    ["gcpsm:projects/my-project/locations/us-east1/secrets/s/versions/1", "regional secrets", "--replication-policy=automatic"],
+    ["gcpsm:projects/my-project/secrets/s/versions/1/extra", "has the form gcpsm:projects/<project>/secrets/<secret>/versions/<version or latest>", "gcpsm:<secret>"],
+    ["GCPSM:hf-token", "written `gcpsm:`, in lowercase", "gcpsm:hf-token"],
+  ])("%s is invalid: %s", (reference, message, hint) => {
+    const parsed = parseSecretReference(reference);
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.message).toContain(message);
+    if (hint) expect(parsed.hint).toContain(hint);
+    expect(schemaPattern.test(reference)).toBe(false);
+    const [error] = errorsOf(`${G}secrets:\n  TOKEN: "${reference}"\n`);
+    expect({ code: error.code, path: error.path, line: error.line }).toEqual({ code: parsed.code, path: "secrets.TOKEN", line: 5 });
+  });
+
+  it("a GCP spec keeps them as written; secretReferences and secretGrants give what the service account must read", () => {
+    const full = "gcpsm:projects/other-project/secrets/db_pw/versions/3";
+    const result = parseSpec(`${G}secrets:\n  HF_TOKEN: gcpsm:hf-token\n  DB_PASSWORD: ${full}\n`, "s.yaml");
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    expect(result.loaded.warnings).toEqual([]);
+    const refs = secretReferences(result.loaded.spec);
+    expect(refs).toEqual([
+      { env: "HF_TOKEN", kind: "gcpsm", ref: "hf-token" },
+      { env: "DB_PASSWORD", kind: "gcpsm", ref: "projects/other-project/secrets/db_pw/versions/3" },
+    ]);
+    expect(secretGrants(result.loaded.spec)).toEqual(["gcpsm:hf-token", full]);
+    expect(refs.map((r) => gcpSecretVersionName(r.ref, "job-project"))).toEqual(["projects/job-project/secrets/hf-token/versions/latest", "projects/other-project/secrets/db_pw/versions/3"]);
+    // Only SSM names without a region are read "in the job's region".
+    expect(unqualifiedParameters(result.loaded.spec)).toEqual([]);
+  });
+
+  it.each([
+    ["aws", "gcpsm:hf-token", "a Secret Manager secret is read on GCP instances, and this job runs on aws", "store it as an SSM parameter, which AWS instances read, and write e.g. `HF_TOKEN: ssm:/team/hf-token`"],
+    ["gcp", "ssm:/team/hf-token", "an SSM parameter is read on AWS instances, and this job runs on gcp", "store it as a Secret Manager secret, which GCP instances read, and write e.g. `HF_TOKEN: gcpsm:hf-token`"],
+    ["gcp", SM, "a Secrets Manager secret is read on AWS instances, and this job runs on gcp", "`HF_TOKEN: gcpsm:hf-token`"],
+  ])("on %s, %s is the wrong provider's", (provider, reference, message, hint) => {
+    const [error] = errorsOf(`provider: ${provider}\ngpu_type: L4\nrun: x\nsecrets:\n  HF_TOKEN: ${reference}\n`);
+    expect(error).toMatchObject({ code: "secret_wrong_provider", path: "secrets.HF_TOKEN", line: 5, message });
+    expect(error.hint).toContain(hint);
+  });
+
+  it("the known forms named for an unknown scheme include gcpsm:", () => {
+    const parsed = parseSecretReference("vault:secret/x");
+    expect(!parsed.ok && parsed.message).toContain("`gcpsm:<secret>`");
+    expect(!parsed.ok && parsed.hint).toContain("Secret Manager (GCP)");
   });
 });

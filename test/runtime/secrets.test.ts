@@ -52,7 +52,7 @@ describe("secrets off AWS (no SPOTJOB_CLOUD)", () => {
     const code = await new Promise((resolve) => child.on("close", resolve));
     expect(code, output).toBe(0);
     expect(readFileSync(join(dir, "token.txt"), "utf8")).toBe(value);
-    expect(output).toContain("secrets are read on an AWS instance only; here MY_TOKEN, OTHER come from this machine's environment (not set: OTHER)");
+    expect(output).toContain("secrets are read on a cloud instance only; here MY_TOKEN, OTHER come from this machine's environment (not set: OTHER)");
     expect(output).toContain("[run] token is ***");
     expect(output).not.toContain(value);
     expectNowhere([value], localFiles(join(dir, "store")));

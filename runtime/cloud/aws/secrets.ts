@@ -73,6 +73,9 @@ export async function fetchAwsSecrets(refs: readonly SecretReference[], clients:
         const out = await parameters(r.region).send(new GetParameterCommand({ Name: r.ref, WithDecryption: true }));
         value = out.Parameter?.Value;
         if (value === undefined) throw new Error("the parameter has no value");
+      } else if (r.kind === "gcpsm") {
+        // Spec validation refuses this on AWS; a spec that skipped it gets the reason, not a region error.
+        throw new Error("a GCP Secret Manager reference is read on GCP instances only; on AWS use ssm: or a Secrets Manager ARN");
       } else {
         // arn:<partition>:secretsmanager:<region>:<account>:secret:<name>
         const out = await manager(r.region ?? r.ref.split(":")[3]).send(new GetSecretValueCommand({ SecretId: r.ref }));
