@@ -1,6 +1,7 @@
 /**
  * The on-instance runtime, bundled to one file (dist/runtime.cjs):
  *   node runtime.cjs run --spec job.json --store s3://bucket/prefix [--state DIR]
+ *   node runtime.cjs supervise      (the supervisor's Cloud Run job on GCP)
  */
 // First, before the rest loads: a signal from now on ends `run` cleanly (exit 75), not with 143.
 import "./hold-signals";
@@ -32,11 +33,44 @@ Usage:
       URL: a directory, s3://bucket/prefix or gs://bucket/prefix.
       DIR: machine-local state (default /var/lib/spotjob/<job>).
 
-Exit status: 0 succeeded, 1 failed, 4 another instance holds the job,
-5 the store could not be used (no bucket, region or credentials, access
-denied, unreachable, an unwritable directory: the message says what to do),
-70 the runtime crashed (run again), 75 interrupted (run again to resume).
+  runtime.cjs supervise
+      One run of the job's supervisor (a Cloud Run job runs it every minute),
+      configured by SPOTJOB_SUPERVISOR; prints what it did as one JSON line.
+
+Exit status: 0 succeeded, 1 failed, 2 (supervise) SPOTJOB_SUPERVISOR is
+missing or invalid, 4 another instance holds the job, 5 the store could not
+be used (no bucket, region or credentials, access denied, unreachable, an
+unwritable directory: the message says what to do), 70 the runtime crashed
+(run again), 75 interrupted (run again to resume).
 `;
+
+/** SPOTJOB_SUPERVISOR is missing or invalid: running again cannot help. */
+const SUPERVISOR_CONFIG_EXIT = 2;
+
+/**
+ * One supervisor run (GCP's Cloud Run job; AWS runs the same through `handler`). Its one JSON line is the job's log
+ * entry; a failure says what failed and how to fix it, and exits non-zero so the execution shows as failed.
+ */
+async function supervise(): Promise<number> {
+  const { superviseFromEnv, SupervisorConfigError } = await import("./supervisor/run.js");
+  // A refusal by the Compute API (GCP: quota, permission) is the job's failure, said plainly; AWS's SDK errors keep their own handling.
+  const { ComputeApiError } = await import("./cloud/gcp/compute.js");
+  try {
+    const summary = await superviseFromEnv();
+    process.stdout.write(`${JSON.stringify({ spotjob: "supervisor", ...summary })}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof SupervisorConfigError) {
+      process.stderr.write(`spotjob supervisor: error: ${e.message}\n`);
+      return SUPERVISOR_CONFIG_EXIT;
+    }
+    if (e instanceof ComputeApiError) {
+      process.stderr.write(`spotjob supervisor: error: ${e.message}\n`);
+      return RUNTIME_EXIT.failed;
+    }
+    throw e;
+  }
+}
 
 function loadSpec(file: string): ResolvedSpec {
   if (file.endsWith(".json")) return JSON.parse(readFileSync(file, "utf8")) as ResolvedSpec;
@@ -50,6 +84,7 @@ function loadSpec(file: string): ResolvedSpec {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === "supervise" && rest.length === 0) return supervise();
   if (command !== "run") {
     process.stdout.write(USAGE);
     return command === "--help" || command === "-h" ? 0 : RUNTIME_EXIT.failed;

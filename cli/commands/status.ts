@@ -61,12 +61,12 @@ const KIND: Record<LaunchFailure["kind"], string> = {
   unknown: "unrecognised",
 };
 
-/** The supervisor's record of a launch that cannot succeed: AWS's message and the fix. */
+/** The supervisor's record of a launch that cannot succeed: the cloud's message and the fix. */
 export function formatLaunchFailure(f: LaunchFailure): string {
   const paint = style();
   return [
     `launch     ${paint.red(`failed: ${KIND[f.kind]}`)} in ${f.group} at ${f.at}; every group is at zero, no fallback`,
-    `  aws      ${f.message}`,
+    `  ${(f.cloud ?? "aws").padEnd(9)}${f.message}`,
     `  fix      ${f.fix}`,
   ].join("\n") + "\n";
 }

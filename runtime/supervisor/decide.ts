@@ -6,7 +6,7 @@
  * cap and the budget even when the job hangs, the idle stop after the job
  * ends, and "an ended job has every group at zero". A launch failure that
  * waiting cannot fix (quota, AMI, disk, permission: launch-failure.ts) stops
- * the fallback loop and holds every group at zero, recorded with AWS's
+ * the fallback loop and holds every group at zero, recorded with the cloud's
  * message and the fix, until someone scales a group up again. The executor applies the
  * result to the cloud and keeps `state` and `events` in the store.
  */
@@ -27,7 +27,7 @@ export interface GroupView {
   /** Instance types the group may launch, and in which market (for the fix of a quota failure). */
   instanceTypes?: string[];
   market?: "spot" | "on-demand";
-  /** The group's newest launch attempt (from its scaling activities), if it has one. */
+  /** The group's newest launch attempt (AWS: from its scaling activities; GCP: its instances' lastAttempt), if it has one. */
   lastLaunch?: LaunchAttempt;
 }
 
@@ -192,8 +192,8 @@ function launchFailureIn(groups: GroupView[], state: SupervisorState, region: st
     const attempt = g.lastLaunch;
     if (g.desired === 0 || !attempt?.failed || attempt.at <= (state.launchFailureSeenUntil ?? -Infinity)) continue;
     const message = attempt.message ?? "launch failed";
-    const { kind, fix } = classifyLaunchFailure(message, { instanceTypes: g.instanceTypes ?? [], market: g.market ?? "spot", region });
-    if (STOPPING_KINDS.has(kind)) return { kind, message, fix: fix.replaceAll("<group>", g.name), at: new Date(attempt.at).toISOString(), group: g.name, ...(attempt.activityId ? { activityId: attempt.activityId } : {}), failingSince: attempt.failingSince ?? attempt.at };
+    const { kind, fix } = attempt.classified ?? classifyLaunchFailure(message, { instanceTypes: g.instanceTypes ?? [], market: g.market ?? "spot", region });
+    if (STOPPING_KINDS.has(kind)) return { kind, message, fix: fix.replaceAll("<group>", g.name), at: new Date(attempt.at).toISOString(), group: g.name, ...(attempt.activityId ? { activityId: attempt.activityId } : {}), ...(attempt.classified ? { cloud: attempt.classified.cloud } : {}), failingSince: attempt.failingSince ?? attempt.at };
   }
   return undefined;
 }

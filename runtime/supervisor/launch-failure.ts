@@ -9,6 +9,7 @@
  * Pure: the patterns are AWS's message formats as they appear in scaling
  * activities (test/runtime/launch-failure.test.ts holds real examples).
  */
+import type { CloudId } from "../../core/providers/registry";
 
 export type LaunchFailureKind =
   /** No spot (or on-demand) capacity in the pools asked for: wait, then fall back. */
@@ -32,15 +33,17 @@ export const STOPPING_KINDS: ReadonlySet<LaunchFailureKind> = new Set(["quota", 
 /** A launch failure as the supervisor records it (`supervisor/state.json`, shown by `spotjob status`). */
 export interface LaunchFailure {
   kind: LaunchFailureKind;
-  /** AWS's StatusMessage, as is. */
+  /** The cloud's message, as is (AWS's StatusMessage; on GCP the error's code and message). */
   message: string;
   /** What to do about it, in one or two sentences (with the quota's name and code for a quota). */
   fix: string;
   /** When the failed launch started (ISO 8601). */
   at: string;
-  /** The Auto Scaling group that could not launch. */
+  /** The group that could not launch (an Auto Scaling group name, a managed instance group path). */
   group: string;
   activityId?: string;
+  /** The cloud that reported it; absent for AWS (records written before there was another). */
+  cloud?: CloudId;
 }
 
 export interface LaunchContext {
@@ -160,6 +163,11 @@ export interface LaunchAttempt {
   message?: string;
   /** When failing, the start of the oldest launch in the unbroken run of failed launches that ends with this one. */
   failingSince?: number;
+  /**
+   * Set by a cloud that reports why a launch failed as error codes rather than AWS's messages (GCP: gcp/launch-failure.ts):
+   * decide() takes this instead of classifying `message` with AWS's rules.
+   */
+  classified?: { kind: LaunchFailureKind; fix: string; cloud: CloudId };
 }
 
 const LAUNCH = /^Launching a new EC2 instance/i;
