@@ -30,7 +30,8 @@ const settings: JobSettings = {
   storeOverride: config.get("store") || undefined,
   existingBucket: config.get("bucket") || undefined,
   deleteResultsOnDestroy: config.getBoolean("deleteResultsOnDestroy") ?? false,
-  imageId: config.get("ami") || undefined,
+  imageId: config.get("image") || config.get("ami") || undefined,
+  gcpPreemptionNoticeSeconds: config.getNumber("gcpPreemptionNoticeSeconds"),
   subnetIds: config.getObject<string[]>("subnets"),
 };
 

@@ -25,15 +25,20 @@ export interface LocalOutputs {
   started: pulumi.Output<string>;
 }
 
-/** Launch-specific outputs of a `provider: aws` stack. */
-export interface AwsOutputs {
+/** Launch-specific outputs of a cloud stack (`provider: aws` or `gcp`). */
+export interface CloudOutputs {
   bucket: pulumi.Output<string>;
   prefix: string;
+  /** The job's groups: Auto Scaling group names (AWS), managed instance group paths `projects/P/regions/R/instanceGroupManagers/N` (GCP). */
   groups: pulumi.Output<string[]>;
+  /** The supervisor: its Lambda function (AWS) or Cloud Run job (GCP). */
   supervisor: pulumi.Output<string>;
   uploads: pulumi.Output<string[]>;
   /** The commands that follow the job. */
   watch: pulumi.Output<string>;
 }
 
-export type StackOutputs = JobOutputs & (LocalOutputs | AwsOutputs);
+export type AwsOutputs = CloudOutputs;
+export type GcpOutputs = CloudOutputs;
+
+export type StackOutputs = JobOutputs & (LocalOutputs | CloudOutputs);

@@ -14,5 +14,14 @@ export function formatUsd(amount: number): string {
 
 /** `8`, `1 or 2`, `1, 2, 4 or 8`. */
 export function orList(items: readonly string[]): string {
-  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
+  return wordList(items, "or");
+}
+
+/** `aws`, `aws and local`, `aws, gcp and local`. */
+export function andList(items: readonly string[]): string {
+  return wordList(items, "and");
+}
+
+function wordList(items: readonly string[], last: "and" | "or"): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} ${last} ${items[items.length - 1]}`;
 }

@@ -4,6 +4,7 @@
  * Pulumi program read. Adding a cloud is adding its entry here (and its
  * deployer, host and catalog); no layer compares provider names itself.
  */
+import { andList, orList } from "../catalog/format";
 
 /** Valid in a JobConfig (MADDENING's list, unchanged). */
 export const PROVIDER_IDS = ["aws", "gcp", "local", "runpod", "lambda_labs"] as const;
@@ -32,7 +33,7 @@ export interface ProviderEntry {
 
 export const PROVIDERS: { readonly [P in ProviderId]: ProviderEntry & { id: P } } = {
   aws: { id: "aws", title: "AWS", launch: "stack", cloud: "aws", secretSchemes: ["ssm", "secretsmanager"], storeScheme: "s3" },
-  gcp: { id: "gcp", title: "GCP", launch: "none", cloud: "gcp", secretSchemes: ["gcpsm"], storeScheme: "gs" },
+  gcp: { id: "gcp", title: "GCP", launch: "stack", cloud: "gcp", secretSchemes: ["gcpsm"], storeScheme: "gs" },
   local: { id: "local", title: "this machine", launch: "this-machine", secretSchemes: [] },
   runpod: { id: "runpod", title: "RunPod", launch: "none", secretSchemes: [] },
   lambda_labs: { id: "lambda_labs", title: "Lambda Labs", launch: "none", secretSchemes: [] },
@@ -60,7 +61,7 @@ export function cannotLaunch(id: ProviderId): { message: string; hint: string } 
     .map((p) => p.id);
   const stacks = launchable().filter((p) => p.launch === "stack").map((p) => p.id);
   return {
-    message: `spotjob cannot launch on ${id} yet; jobs launch on ${launching.join(" and ")} in this release${pricedOnly.length ? ` (${pricedOnly.join(", ")} can be planned and priced)` : ""}`,
-    hint: `change \`provider:\` to ${stacks.join(" or ")} to launch it with \`pulumi up\`, or to local to run it on this machine (the rest of the spec can stay as it is)`,
+    message: `spotjob cannot launch on ${id} yet; jobs launch on ${andList(launching)} in this release${pricedOnly.length ? ` (${pricedOnly.join(", ")} can be planned and priced)` : ""}`,
+    hint: `change \`provider:\` to ${orList(stacks)} to launch it with \`pulumi up\`, or to local to run it on this machine (the rest of the spec can stay as it is)`,
   };
 }

@@ -5,6 +5,7 @@
  * no secret.
  */
 import { z } from "zod";
+import type { JobSpec } from "../jobspec/schema";
 import { parseStoreUrl } from "./store-url";
 
 const Group = z.strictObject({
@@ -29,6 +30,20 @@ export const SupervisorConfig = z.strictObject({
 export type SupervisorConfig = z.infer<typeof SupervisorConfig>;
 
 export const SUPERVISOR_ENV = "SPOTJOB_SUPERVISOR";
+
+/** The spec's limits, as the supervisor enforces them on every cloud; `spotFallback`: the stack has an on-demand standby. */
+export function supervisorPolicy(
+  spec: Pick<JobSpec, "max_runtime_minutes" | "spot_fallback_after_minutes"> & { cost: Pick<JobSpec["cost"], "max_total_budget" | "autostop_minutes"> },
+  spotFallback: boolean,
+): SupervisorConfig["policy"] {
+  return {
+    maxRuntimeMinutes: spec.max_runtime_minutes ?? null,
+    budgetUsd: spec.cost.max_total_budget,
+    spotFallback,
+    fallbackAfterMinutes: spec.spot_fallback_after_minutes,
+    autostopMinutes: spec.cost.autostop_minutes,
+  };
+}
 
 export function formatSupervisorConfig(config: SupervisorConfig): string {
   return JSON.stringify(SupervisorConfig.parse(config));

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { CloudSelection } from "../../core/offers/select";
 import type { ResolvedSpec } from "../../core/jobspec/load";
 import { formatObjectStoreUrl } from "../../core/wire/store-url";
-import type { SupervisorConfig } from "../../core/wire/supervisor-config";
+import { supervisorPolicy, type SupervisorConfig } from "../../core/wire/supervisor-config";
 import { awsTags, JobComponent } from "../shared/component";
 import { JobBucket } from "./bucket";
 import { JobCapacity } from "./capacity";
@@ -108,13 +108,7 @@ export class AwsJob extends JobComponent {
     const config: Omit<SupervisorConfig, "store"> = {
       spot: { name: names.spotGroup, pricePerHour: primary.maxPrice },
       onDemand: fallback ? { name: names.onDemandGroup, pricePerHour: fallback.maxPrice } : undefined,
-      policy: {
-        maxRuntimeMinutes: spec.max_runtime_minutes ?? null,
-        budgetUsd: spec.cost.max_total_budget,
-        spotFallback: fallback !== undefined,
-        fallbackAfterMinutes: spec.spot_fallback_after_minutes,
-        autostopMinutes: spec.cost.autostop_minutes,
-      },
+      policy: supervisorPolicy(spec, fallback !== undefined),
     };
     const supervisor = new JobSupervisor(
       name,

@@ -11,7 +11,7 @@ import { formatUsd } from "../../core/catalog/format";
 import { formatHours } from "../../core/guards/cost";
 import type { CloudSelection } from "../../core/offers/select";
 import { secretGrants } from "../../core/jobspec/secrets";
-import { summary, type Deferred, type DeployContext } from "../deploy/context";
+import { CLOUD_OUTPUT_KEYS, cloudOutputs, deferredOutputs, summary, type Deferred, type DeployContext } from "../deploy/context";
 import type { AwsOutputs, JobOutputs } from "../outputs";
 import { AwsJob } from "./aws-job";
 import { AWS_REGIONS, findBucketRegion } from "./bucket";
@@ -50,16 +50,7 @@ function launchAws(ctx: DeployContext, selection: CloudSelection): Pick<JobOutpu
     },
     { providers: { aws: provider } },
   );
-  const storeArg = job.store.apply((url) => `--store ${url}`);
-  return {
-    store: job.store,
-    bucket: job.bucket,
-    prefix: job.prefix,
-    groups: job.groups,
-    supervisor: job.supervisor,
-    uploads: job.uploads,
-    watch: pulumi.interpolate`npx spotjob status ${ctx.settings.jobArg} ${storeArg}   |   npx spotjob logs ${ctx.settings.jobArg} ${storeArg}`,
-  };
+  return cloudOutputs(ctx, job);
 }
 
 /** The dry run shows the market's price now when credentials allow, the catalog's otherwise. */
@@ -99,25 +90,5 @@ function launchAwsInBucketRegion(ctx: DeployContext, first: CloudPlan, bucket: s
     }
     return { ...summary(ctx, placed.plan), ...launchAws(ctx, s) };
   });
-  const out = <K extends keyof (JobOutputs & AwsOutputs)>(key: K) => {
-    const output = pulumi.output(launched.then((o) => o[key])) as Deferred<JobOutputs & AwsOutputs>[K];
-    // A refusal fails the preview once, through the exported value, not again as an unhandled rejection of each output's bookkeeping.
-    const internal = output as unknown as { isKnown?: unknown; isSecret?: unknown };
-    for (const p of [internal.isKnown, internal.isSecret]) if (p instanceof Promise) p.catch(() => undefined);
-    return output;
-  };
-  return {
-    job: out("job"),
-    provider: out("provider"),
-    chosen: out("chosen"),
-    pricePerHour: out("pricePerHour"),
-    runtimeCapMinutes: out("runtimeCapMinutes"),
-    store: out("store"),
-    bucket: out("bucket"),
-    prefix: out("prefix"),
-    groups: out("groups"),
-    supervisor: out("supervisor"),
-    uploads: out("uploads"),
-    watch: out("watch"),
-  };
+  return deferredOutputs(launched, CLOUD_OUTPUT_KEYS);
 }

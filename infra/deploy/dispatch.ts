@@ -6,12 +6,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { provider, type CloudId } from "../../core/providers/registry";
 import { deployAws } from "../aws/deploy";
+import { deployGcp } from "../gcp/deploy";
 import { deployLocal } from "../local/deploy";
 import type { DeployContext, Deployer } from "./context";
 
 const CLOUD_DEPLOYERS: { readonly [C in CloudId]: Deployer } = {
   aws: deployAws,
-  gcp: (ctx) => notYet(ctx),
+  gcp: deployGcp,
 };
 
 export function deployJob(ctx: DeployContext): object {

@@ -27,6 +27,21 @@ export const MOCK_SSM_IMAGE = "ami-0mockssm00000000";
 /** Images `aws.ec2.getAmi` knows under the mocks, by id; tests add their own (`mockImages.set(...)`). */
 export const mockImages = new Map<string, MockImage>([[MOCK_SSM_IMAGE, { rootDeviceName: "/dev/sda1", snapshotGb: 20 }]]);
 
+/** The GCP project the recording mocks run in when the stack names none (an obviously fake one). */
+export const FAKE_GCP_PROJECT = "spotjob-preview-000000";
+
+/** Sizes (GB) of the GCP images `gcp.compute.getImage` knows under the mocks, by family or name; any other is 10 GB. */
+export const mockGcpImages = new Map<string, number>([["common-cu129-ubuntu-2404-nvidia-580", 50]]);
+
+/**
+ * GPU quotas the Cloud Quotas API answers under the mocks, by quota id (as `cloudquota.getSQuotaInfo` returns
+ * them); a quota not here cannot be read (no credentials), which preview logs and goes past.
+ */
+export const mockGcpQuotas = new Map<string, { dimensionsInfos: { applicableLocations: string[]; details: { value: string }[]; dimensions: Record<string, string> }[] }>();
+
+/** Existing buckets (`spotjob:bucket`) that do not have uniform bucket-level access under the mocks; every other one has. */
+export const mockGcpBucketsWithoutUbla = new Set<string>();
+
 function imageIdOf(inputs: Record<string, unknown>): string | undefined {
   const filters = (inputs.filters ?? []) as { name: string; values: string[] }[];
   return filters.find((f) => f.name === "image-id")?.values[0];
@@ -64,6 +79,38 @@ function answerCall(token: string, inputs: Record<string, unknown>): Record<stri
         blockDeviceMappings: [{ deviceName: image.rootDeviceName, ebs: { volume_size: String(image.snapshotGb), volume_type: "gp3", snapshot_id: `snap-${id}`, delete_on_termination: "true", encrypted: "false" } }],
       };
     }
+    case "gcp:organizations/getClientConfig:getClientConfig":
+      return { id: "client-config", project: FAKE_GCP_PROJECT, region: "us-central1", zone: "us-central1-a", accessToken: "", defaultLabels: {} };
+    case "gcp:compute/getImage:getImage": {
+      const project = String(inputs.project ?? FAKE_GCP_PROJECT);
+      const which = String(inputs.family ?? inputs.name);
+      const name = inputs.family ? `${which}-v20261124` : which;
+      return { id: name, name, family: inputs.family ?? "", project, selfLink: `https://www.googleapis.com/compute/v1/projects/${project}/global/images/${name}`, diskSizeGb: mockGcpImages.get(which) ?? 10 };
+    }
+    case "gcp:compute/getZones:getZones": {
+      const region = String(inputs.region ?? "us-central1");
+      const letters = region === "us-central1" ? ["a", "b", "c", "f"] : region === "us-east1" ? ["b", "c", "d"] : ["a", "b", "c"];
+      return { id: region, project: inputs.project ?? FAKE_GCP_PROJECT, region, names: letters.map((l) => `${region}-${l}`) };
+    }
+    case "gcp:storage/getBucket:getBucket":
+      return { id: inputs.name, name: inputs.name, location: "US-CENTRAL1", uniformBucketLevelAccess: !mockGcpBucketsWithoutUbla.has(String(inputs.name)) };
+    case "gcp:compute/getSubnetwork:getSubnetwork": {
+      const name = String(inputs.name ?? String(inputs.selfLink).split("/").pop());
+      const region = String(inputs.region ?? "us-central1");
+      const project = String(inputs.project ?? FAKE_GCP_PROJECT);
+      return {
+        id: name,
+        name,
+        region,
+        selfLink: inputs.selfLink ?? `https://www.googleapis.com/compute/v1/projects/${project}/regions/${region}/subnetworks/${name}`,
+        network: `https://www.googleapis.com/compute/v1/projects/${project}/global/networks/spotjob-mock-vpc`,
+      };
+    }
+    case "gcp:cloudquota/getSQuotaInfo:getSQuotaInfo": {
+      const quota = mockGcpQuotas.get(String(inputs.quotaId));
+      if (!quota) throw new Error(`no quota ${String(inputs.quotaId)} under the recording mocks`);
+      return { ...inputs, ...quota };
+    }
     case "aws:ec2/getSpotPrice:getSpotPrice":
       // No credentials, no market: the program falls back to the catalog's price.
       throw new Error("no live prices under the recording mocks");
@@ -78,6 +125,23 @@ function answerResource(type: string, name: string, inputs: Record<string, unkno
   if (type === "aws:s3/bucket:Bucket") {
     state.bucket = `${String(inputs.bucketPrefix ?? "bucket-")}20261124mock`;
     state.arn = `arn:aws:s3:::${String(state.bucket)}`;
+  }
+  const project = String(inputs.project ?? FAKE_GCP_PROJECT);
+  switch (type) {
+    case "gcp:storage/bucket:Bucket":
+      // GCP appends a random suffix to the resource's name.
+      state.name = `${name}-20261124mock`;
+      break;
+    case "gcp:serviceaccount/account:Account":
+      state.email = `${String(inputs.accountId)}@${project}.iam.gserviceaccount.com`;
+      state.name = `projects/${project}/serviceAccounts/${String(state.email)}`;
+      break;
+    case "gcp:projects/iAMCustomRole:IAMCustomRole":
+      state.name = `projects/${project}/roles/${String(inputs.roleId)}`;
+      break;
+    case "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate":
+      state.selfLink = `https://www.googleapis.com/compute/v1/projects/${project}/regions/${String(inputs.region)}/instanceTemplates/${name}-mock`;
+      break;
   }
   state.name ??= name;
   if (type === "command:local:Command") state.stdout = "";

@@ -24,10 +24,11 @@ function spec(text: string): string {
 }
 
 describe("spotjob plan on the users' reference specs", () => {
-  it("--resources on a GCP spec says the GCP stack is not in this release (exit 2), never an internal error", () => {
-    const run = plan(join(reference, "confinement_h100_gcp.yaml"), "--resources");
-    expect(run.code, run.stderr).toBe(2);
-    expect(run.stderr).toMatch(/spotjob: the gcp stack is not available in this release\. `npx spotjob plan .*confinement_h100_gcp\.yaml` shows what it would run on and cost/);
+  it.each(["confinement_h100_gcp.yaml", "minimal_l4_gcp.yaml"])("--resources on the GCP spec %s lists the GCP stack's resources (exit 0), never an internal error", (name) => {
+    const run = plan(join(reference, name), "--resources");
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/Resources `pulumi up` would create \(\d+\)/);
+    expect(run.stdout).toMatch(/gcp:compute\/regionInstanceGroupManager:RegionInstanceGroupManager\s+\S+-spot/);
     expect(run.stderr).not.toMatch(/internal error|Please report this|\n\s+at /);
   }, 60_000);
 
@@ -106,9 +107,8 @@ describe("spotjob plan on the users' reference specs", () => {
   it("runpod: exit 2, pointing only at providers a job can launch on", () => {
     const text = plan(join(reference, "rehearsal_a100_runpod.yaml"));
     expect(text.code).toBe(2);
-    expect(text.stderr).toContain("spotjob cannot launch on runpod yet; jobs launch on aws and local in this release (gcp can be planned and priced)");
-    expect(text.stderr).toContain("fix: change `provider:` to aws to launch it with `pulumi up`, or to local to run it on this machine");
-    expect(text.stderr).not.toMatch(/fix:.*\bgcp\b/);
+    expect(text.stderr).toContain("spotjob cannot launch on runpod yet; jobs launch on aws, gcp and local in this release");
+    expect(text.stderr).toContain("fix: change `provider:` to aws or gcp to launch it with `pulumi up`, or to local to run it on this machine");
     const { code, json } = plan(join(reference, "rehearsal_a100_runpod.yaml"), "--json");
     expect(code).toBe(2);
     expect(json).toMatchObject({ ok: false, error: { code: "unsupported_provider", path: "provider", line: 2, column: 11 } });
@@ -178,6 +178,26 @@ describe("spotjob plan --resources", () => {
     expect(text.stdout).toMatch(/Resources `pulumi up` would create \(\d+\)/);
     expect(text.stdout).toMatch(/aws:autoscaling\/group:Group\s+confinement-h100-aws-spot/);
   }, 60_000);
+
+  it("lists what `pulumi up` would create for both GCP specs, from the real program under mocks, without credentials", () => {
+    for (const [file, groups] of [
+      ["jobs/confinement_h100_gcp.yaml", 2],
+      ["jobs/minimal_l4_gcp.yaml", 1],
+    ] as const) {
+      const { code, json } = plan(join(root, file), "--json", "--resources");
+      expect(code, file).toBe(0);
+      const types = (json.resources as { type: string; name: string }[]).map((r) => r.type);
+      expect(types).toContain("spotjob:gcp:Job");
+      expect(types).toContain("gcp:storage/bucket:Bucket");
+      expect(types.filter((t) => t === "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"), file).toHaveLength(groups);
+      expect(types.filter((t) => t === "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate"), file).toHaveLength(groups);
+      expect(types).toContain("gcp:cloudrunv2/job:Job");
+      expect(types).toContain("gcp:cloudscheduler/job:Job");
+      expect(types).toContain("gcp:projects/iAMCustomRole:IAMCustomRole");
+      expect(types.filter((t) => t === "gcp:serviceaccount/account:Account")).toHaveLength(2);
+      expect(types.some((t) => t.startsWith("aws:"))).toBe(false);
+    }
+  }, 120_000);
 
   it("an over-size workdir, found only by running the program, is a located error with the largest files and a fix (exit 2)", () => {
     const file = spec("provider: aws\nname: big-workdir\ngpu_type: T4\nrun: python3 train.py\nworkdir: .\n");

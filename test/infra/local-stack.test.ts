@@ -145,11 +145,7 @@ describe("the Pulumi program refuses what it cannot launch, before any resource"
       /max_cost_per_hour: .*\$6\.90\/h exceeds the limit \$1\.00\/h/s,
     ],
     ["a provider spotjob cannot launch yet names the supported ones", "version: 1\nprovider: runpod\ngpu_type: H100\nrun: train\n", /aws.*gcp.*local/s],
-    [
-      "a cloud stack is not in this release, and says what to use instead",
-      "version: 1\nprovider: gcp\ngpu_type: L4\nrun: train\n",
-      /gcp stack is not available in this release.*spotjob plan.*spotjob run/s,
-    ],
+    ["so does one that is not in this release at all", "version: 1\nprovider: lambda_labs\ngpu_type: H100\nrun: train\n", /cannot launch on lambda_labs yet.*aws, gcp and local/s],
   ])("%s", async (_, text, message) => {
     await expect(runProgram({ job: specFile(text) })).rejects.toThrow(message);
     expect(recorded).toEqual([]);

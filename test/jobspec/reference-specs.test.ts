@@ -40,7 +40,7 @@ describe("reference JobConfig specs", () => {
     if (!result.ok) throw new Error("expected ok");
     const d = unsupportedProvider(result.loaded);
     expect(d).toMatchObject({ code: "unsupported_provider", path: "provider", line: 2, column: 11 });
-    expect(d!.message).toBe("spotjob cannot launch on runpod yet; jobs launch on aws and local in this release (gcp can be planned and priced)");
+    expect(d!.message).toBe("spotjob cannot launch on runpod yet; jobs launch on aws, gcp and local in this release");
   });
 
   it("warns about fields it accepts but does not act on", () => {
