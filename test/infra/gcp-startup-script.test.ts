@@ -3,19 +3,23 @@
  * renderer's refusals (and the shared skeleton's), and the whole script run
  * for real with bash against fake-gcs-server (behind a proxy that fails the
  * first request and records every one) and the GCE metadata fake, with
- * hostile values in every place a value can go.
+ * hostile values in every place a value can go; and once more with the real
+ * runtime bundle, which runs the job, writes its status to fake-gcs-server and
+ * resizes the job's groups to zero through the Compute API fake.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSpecFile } from "../../core/jobspec/load";
 import { GCP_DEFAULT_GRACE_SECONDS, renderGcpStartupScript, type GcpStartupScriptArgs } from "../../infra/gcp/startup-script";
 import { NODE_PIN, renderStartupSkeleton, retryingDownload, type StartupScriptParts } from "../../infra/shared/startup-skeleton";
 import { createGcsBucket, requireBinary } from "../helpers/emulators";
 import { startFaultyProxy, type FaultyProxy } from "../helpers/faulty-proxy";
+import { startGceCompute, type GceComputeFake } from "../helpers/gce-compute";
 import { startGceMetadata, type GceMetadataFake } from "../helpers/gce-metadata";
-import { sharedGcs, unique } from "../helpers/shared";
+import { bundles, sharedGcs, unique } from "../helpers/shared";
 
 const group = (project: string, name: string) => `projects/${project}/regions/us-central1/instanceGroupManagers/${name}`;
 
@@ -209,6 +213,28 @@ function launcherView(launcher: string, cwd: string): { exec: string[]; env: Rec
   return { exec: sourced.stdout.slice(0, end).split("\0"), env: Object.fromEntries(LAUNCHER_ENV.map((n, i) => [n, values[i]])) };
 }
 
+/** Runs the rendered script with bash until it exits, asynchronously: the fakes answer from this process. */
+function runScript(script: string, sandbox: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null; stderr: string }> {
+  writeFileSync(join(sandbox, "startup.sh"), script);
+  return new Promise((resolve, reject) => {
+    const child = spawn("bash", [join(sandbox, "startup.sh")], { cwd: sandbox, env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (status: number | null) => resolve({ status, stderr }));
+  });
+}
+
+/** The job's workdir as the stack ships it: a .tar.gz made with the system tar. */
+function workdirArchive(sandbox: string): string {
+  const work = join(sandbox, "workdir");
+  mkdirSync(join(work, "data"), { recursive: true });
+  writeFileSync(join(work, "data", "input.txt"), `from the workdir: ${HOSTILE}`);
+  const archive = join(sandbox, "workdir.tar.gz");
+  expect(spawnSync("tar", ["-czf", archive, "-C", work, "."]).status).toBe(0);
+  return archive;
+}
+
 function filesNamed(dir: string, name: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((path) => path.split("/").pop() === name);
 }
@@ -251,14 +277,8 @@ describe.runIf(gcs)("the GCP startup script run for real with hostile values (fa
     const recorded = JSON.stringify(LAUNCHER_ENV);
     await put(args.runtimeKey, `require("fs").writeFileSync(require("path").join(__dirname, "seen.json"), JSON.stringify({ argv: process.argv.slice(2), env: Object.fromEntries(${recorded}.map((n) => [n, process.env[n]])) }));\n`);
     await put(args.specKey, '{"name":"stand-in"}');
-    const work = join(sandbox, "workdir");
-    mkdirSync(join(work, "data"), { recursive: true });
-    writeFileSync(join(work, "data", "input.txt"), `from the workdir: ${HOSTILE}`);
-    const archive = join(sandbox, "workdir.tar.gz");
-    expect(spawnSync("tar", ["-czf", archive, "-C", work, "."]).status).toBe(0);
-    await put(args.workdirKey!, readFileSync(archive));
+    await put(args.workdirKey!, readFileSync(workdirArchive(sandbox)));
 
-    writeFileSync(join(sandbox, "startup.sh"), renderGcpStartupScript(args));
     const env = {
       ...process.env,
       PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
@@ -267,14 +287,7 @@ describe.runIf(gcs)("the GCP startup script run for real with hostile values (fa
       GCE_METADATA_HOST: metadata.host,
       STORAGE_EMULATOR_HOST: proxy.endpoint,
     };
-    // Asynchronous: the metadata fake and the proxy answer from this process.
-    const run = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
-      const child = spawn("bash", [join(sandbox, "startup.sh")], { cwd: sandbox, env, stdio: ["ignore", "ignore", "pipe"] });
-      let stderr = "";
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      child.on("error", reject);
-      child.on("close", (status: number | null) => resolve({ status, stderr }));
-    });
+    const run = await runScript(renderGcpStartupScript(args), sandbox, env);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stderr).toContain(`spotjob: starting job ${args.jobName}\n`);
     expect(run.stderr).toContain("spotjob: download failed (try 1 of 5); trying again\n");
@@ -318,4 +331,109 @@ describe.runIf(gcs)("the GCP startup script run for real with hostile values (fa
     expect(filesNamed(sandbox, "pwned")).toEqual([]);
     expect(existsSync(join(process.cwd(), "pwned"))).toBe(false);
   }, 120_000);
+});
+
+describe.runIf(gcs)("the GCP startup script run for real with hostile values (fake-gcs-server, GCE metadata and Compute fakes, runtime bundle)", () => {
+  const args = { ...hostile, bucket: unique("spotjob-hostile-e2e") };
+  const token = "ya29.startup-script-e2e-token";
+  const { runtime } = bundles();
+  let metadata: GceMetadataFake;
+  let compute: GceComputeFake;
+  beforeAll(async () => {
+    await createGcsBucket(gcs!, args.bucket);
+    metadata = await startGceMetadata({ token, project: args.project, machineType: "g2-standard-8", zone: "us-central1-b", provisioningModel: "SPOT", instanceId: "7310021654417701234" });
+    compute = await startGceCompute({ token });
+    // Each group runs this one instance until the job's end resizes it away.
+    for (const path of args.groupPaths) compute.groups.set(path, { targetSize: 1, instances: [{ name: `${path.split("/").pop()}-0001`, currentAction: "NONE" }] });
+  }, 60_000);
+  afterAll(async () => {
+    await metadata?.close();
+    await compute?.close();
+  });
+
+  /** The JSON API's object URL: the name one percent-encoded path segment (https://cloud.google.com/storage/docs/request-endpoints#encoding). */
+  const objectUrl = (name: string) => `${gcs!.endpoint}/storage/v1/b/${args.bucket}/o/${encodedName(name)}`;
+  async function put(name: string, body: Buffer | string) {
+    const response = await fetch(`${gcs!.endpoint}/upload/storage/v1/b/${args.bucket}/o?uploadType=media&name=${encodeURIComponent(name)}`, { method: "POST", body });
+    expect(response.status, await response.text()).toBe(200);
+  }
+
+  it("fetches, launches and runs the job; every value arrives verbatim, none runs, and the groups are resized to zero", async () => {
+    const sandbox = mkdtempSync(join(tmpdir(), "spotjob-gcp-startup-e2e-"));
+    const root = join(sandbox, "root");
+
+    // The spec (JSON is YAML), resolved as the stack resolves it. The job writes into its workdir, $ROOT/work.
+    const specYaml = join(sandbox, "job.yaml");
+    writeFileSync(
+      specYaml,
+      JSON.stringify({
+        version: 1,
+        provider: "local",
+        name: "hostile-e2e",
+        envs: { HOSTILE_A: HOSTILE, HOSTILE_B: `second ${HOSTILE}` },
+        run: [
+          "printf '%s' \"$HOSTILE_A\" > out-a",
+          "printf '%s' \"$HOSTILE_B\" > out-b",
+          "printf '%s' \"$SPOTJOB_GCP_GROUPS\" > out-groups",
+          "printf '%s' \"$SPOTJOB_STORE\" > out-store",
+          "printf '%s' \"$GOOGLE_CLOUD_PROJECT\" > out-project",
+          "cp data/input.txt out-data",
+        ].join("\n"),
+      }),
+    );
+    const loaded = loadSpecFile(specYaml);
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+    const spec = { ...loaded.loaded.spec, workdir: "work" };
+
+    await put(args.runtimeKey, readFileSync(runtime));
+    await put(args.specKey, JSON.stringify(spec));
+    await put(args.workdirKey!, readFileSync(workdirArchive(sandbox)));
+
+    const run = await runScript(renderGcpStartupScript(args), sandbox, {
+      ...process.env,
+      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+      SPOTJOB_ROOT: root,
+      SPOTJOB_FOREGROUND: "1",
+      GCE_METADATA_HOST: metadata.host,
+      STORAGE_EMULATOR_HOST: gcs!.endpoint,
+      // Test-only (the launcher does not write it): in the foreground the runtime inherits it.
+      SPOTJOB_COMPUTE_ENDPOINT: compute.endpoint,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).toContain(`spotjob: starting job ${args.jobName}\n`);
+    expect(run.stderr).toContain("spotjob: running the runtime in the foreground\n");
+    expect(run.stderr).toContain("SUCCEEDED");
+    expect(run.stderr).not.toContain(token);
+
+    const out = (name: string) => readFileSync(join(root, "work", name), "utf8");
+    expect(out("out-a")).toBe(HOSTILE);
+    expect(out("out-b")).toBe(`second ${HOSTILE}`);
+    expect(out("out-groups")).toBe(args.groupPaths.join(","));
+    expect(out("out-store")).toBe(`gs://${args.bucket}/${args.prefix}`);
+    expect(out("out-project")).toBe(args.project);
+    expect(out("out-data")).toBe(`from the workdir: ${HOSTILE}`);
+
+    // The runtime wrote its status under the exact prefix, with the instance as the metadata server describes it.
+    const status = await fetch(`${objectUrl(`${args.prefix}/status.json`)}?alt=media`);
+    const statusText = await status.text();
+    expect(status.status, statusText).toBe(200);
+    expect(JSON.parse(statusText)).toMatchObject({
+      job: "hostile-e2e",
+      state: "SUCCEEDED",
+      instance: { type: "g2-standard-8", market: "spot", id: "7310021654417701234", region: "us-central1-b" },
+    });
+
+    // At the job's end each group was resized to zero, with the metadata server's token (the fake answers 401 without it).
+    const resizes = compute.calls.filter((c) => c.path.endsWith("/resize"));
+    expect(resizes).toEqual(args.groupPaths.map((path) => ({ method: "POST", path: `/compute/v1/${path}/resize`, search: "?size=0", status: 200 })));
+    for (const path of args.groupPaths) expect(compute.groups.get(path)!.targetSize).toBe(0);
+    expect(run.stderr).toContain("resized managed instance group hostile-spot to zero: this job is over");
+    expect(run.stderr).toContain("resized managed instance group hostile-ondemand to zero: this job is over");
+    // Every metadata request carried the header the server requires (the fake refuses any without it).
+    expect(metadata.requests.length).toBeGreaterThan(0);
+    for (const r of metadata.requests) expect(r.headers["metadata-flavor"]).toBe("Google");
+
+    expect(filesNamed(sandbox, "pwned")).toEqual([]);
+    expect(existsSync(join(process.cwd(), "pwned"))).toBe(false);
+  }, 60_000);
 });

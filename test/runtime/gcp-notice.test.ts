@@ -98,6 +98,7 @@ async function preemptAndResume(o: { name: string; stubborn: boolean; env?: Node
   metadata.preempt();
   const stopped = await first.done;
   const stopMs = stopped.at - flagAt;
+  console.log(`${o.name}: flag to exit 75 in ${stopMs} ms (budget ${GCP_STOP_BUDGET_MS} ms)`);
   expect(stopped.code, stopped.output).toBe(75);
   expect(stopMs, stopped.output).toBeLessThan(GCP_STOP_BUDGET_MS);
   expect(stopped.output).toMatch(/GCP preemption notice \(instance\/preempted = TRUE at .*\): the instance powers off in about 30 s; stopping and saving progress/);
