@@ -36,8 +36,8 @@ export async function previewResources(specFile: string, config: Record<string, 
     }
     // A failed output never resolves: the failure ends the wait instead.
     await Promise.race([settled(pulumi.output(Object.values(stack).filter((v) => pulumi.Output.isInstance(v)))), failure]).catch(() => undefined);
-    // The last registrations reach the mock monitor a turn after the outputs resolve.
-    await new Promise((done) => setTimeout(done, 100));
+    // The last registrations reach the mock monitor after the outputs resolve.
+    await (await import("./registrations.js")).registrationsDone();
   } finally {
     console.log = log;
     process.off("unhandledRejection", onRejection);

@@ -2,19 +2,10 @@
  * The end of a program run under Pulumi's mocks: every resource it registers,
  * however late (inside an apply, after file I/O), has reached the mock monitor.
  */
-import * as pulumi from "@pulumi/pulumi";
 import { expect } from "vitest";
 
-/**
- * Waits for Pulumi's queue of outstanding monitor calls to drain, as `pulumi up` does before it ends
- * (`runtime.waitForRPCs`: internal to @pulumi/pulumi, hence the check). A fixed pause instead lost the last
- * registrations on a loaded machine.
- */
-export async function registrationsDone(): Promise<void> {
-  const runtime = pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> };
-  if (typeof runtime.waitForRPCs !== "function") throw new Error("@pulumi/pulumi no longer has runtime.waitForRPCs: test/helpers/pulumi-mocks.ts needs another way to wait for registrations");
-  await runtime.waitForRPCs();
-}
+/** Pulumi's queue of outstanding monitor calls drained, as `pulumi up` waits for before it ends (the product's own wait). */
+export { registrationsDone } from "../../infra/preview/registrations";
 
 /**
  * The names of every resource under a component, walking its children: each
