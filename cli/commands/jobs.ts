@@ -9,6 +9,7 @@ import { canonicalStoreUrl } from "../../runtime/local-home";
 import { liveState, readStatus, readSupervisorRecord, STATUS_KEY, type JobStatus } from "../../runtime/status";
 import { openStore } from "../../runtime/store/open";
 import { EXIT } from "../exit-codes";
+import { formatDuration } from "../render/duration";
 import { renderTable } from "../render/table";
 import { costOf } from "./status";
 
@@ -68,17 +69,10 @@ export function formatJobs(rows: JobRow[]): string {
       r.job,
       r.state,
       r.items.total ? `${r.items.done}/${r.items.total}${r.items.failed ? ` (${r.items.failed} failed)` : ""}` : "-",
-      age(r.idle_seconds),
+      formatDuration(r.idle_seconds, "compact"),
       formatUsd(r.spent_usd),
       r.instance ? (r.instance.market === "local" ? "this machine" : `${r.instance.type} ${r.instance.market}`) : "-",
       r.store,
     ]),
   );
-}
-
-function age(seconds: number): string {
-  if (seconds < 120) return `${seconds}s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
-  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)}h`;
-  return `${Math.round(seconds / 86_400)}d`;
 }

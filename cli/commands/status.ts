@@ -5,6 +5,7 @@
 import { formatUsd } from "../../core/catalog/format";
 import { openStore } from "../../runtime/store/open";
 import { liveState, readStatus, readSupervisorRecord, type JobStatus, type LaunchFailure } from "../../runtime/status";
+import { formatDuration } from "../render/duration";
 import { EXIT } from "../exit-codes";
 import { style } from "../render/style";
 import { storeOf } from "./job-home";
@@ -75,18 +76,17 @@ export function formatStatus(s: JobStatus, storeUrl: string, now = Date.now(), l
   const paint = style();
   const live = liveState(s, now);
   const colour = s.state === "SUCCEEDED" ? paint.green : s.state === "FAILED" || live.state === "LOST" ? paint.red : s.state === "INTERRUPTED" || s.state === "CANCELLED" ? paint.yellow : paint.bold;
-  const duration = (seconds: number) => (seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`);
-  const ago = (iso: string) => `${duration(Math.max(0, Math.round((now - Date.parse(iso)) / 1000)))} ago`;
+  const ago = (iso: string) => `${formatDuration(Math.max(0, Math.round((now - Date.parse(iso)) / 1000)))} ago`;
   const state =
     live.state === "LOST"
-      ? `${colour("LOST")} (recorded ${s.state}, but no heartbeat for ${duration(live.heartbeatAgeSeconds)}: its runtime was killed, crashed or lost its machine; run it again to resume, nothing finished is lost)`
+      ? `${colour("LOST")} (recorded ${s.state}, but no heartbeat for ${formatDuration(live.heartbeatAgeSeconds)}: its runtime was killed, crashed or lost its machine; run it again to resume, nothing finished is lost)`
       : colour(s.state);
   const lines = [
     `job        ${s.job}: ${state}${s.exit_code !== undefined ? ` (exit ${s.exit_code})` : ""}`,
     ...(s.items.total > 0 ? [`items      ${s.items.done}/${s.items.total} done, ${s.items.failed} failed, ${s.items.total - s.items.done - s.items.failed} pending`] : []),
-    `attempts   ${s.attempts}${s.run_seconds !== undefined ? `, ${duration(s.run_seconds)} running in all` : ""}`,
+    `attempts   ${s.attempts}${s.run_seconds !== undefined ? `, ${formatDuration(s.run_seconds)} running in all` : ""}`,
     ...(s.instance ? [`instance   ${s.instance.market === "local" ? `this machine (${s.instance.type})` : `${s.instance.type}, ${s.instance.market}${s.instance.id ? ` (${s.instance.id}${s.instance.region ? `, ${s.instance.region}` : ""})` : ""}`}`] : []),
-    ...(s.market_seconds && Object.keys(s.market_seconds).length ? [`time       ${Object.entries(s.market_seconds).map(([market, seconds]) => `${duration(seconds)} ${market === "local" ? "on this machine" : `on ${market}`}`).join(", ")}`] : []),
+    ...(s.market_seconds && Object.keys(s.market_seconds).length ? [`time       ${Object.entries(s.market_seconds).map(([market, seconds]) => `${formatDuration(seconds)} ${market === "local" ? "on this machine" : `on ${market}`}`).join(", ")}`] : []),
     ...(cost ? [`cost       ${cost.source === "this machine" ? "$0.00 (runs on this machine: nothing billed)" : `${formatUsd(cost.spent_usd)} so far (the supervisor's count)`}; budget ${formatUsd(cost.budget_usd)}, ${formatUsd(cost.left_usd)} left`] : []),
     `started    ${s.started_at} (${ago(s.started_at)})`,
     `heartbeat  ${s.heartbeat_at} (${ago(s.heartbeat_at)}) by ${s.holder}`,
