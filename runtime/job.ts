@@ -104,7 +104,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const redactor = new Redactor();
   const events = redactingEvents(o.events, redactor);
   const holder = o.holder ?? localHolderId(randomBytes(3).toString("hex"));
-  const foreign = claimStateDir(o.stateDir, store.url);
+  const foreign = await claimStateDir(o.stateDir, store.url);
   if (foreign) return { state: "FAILED", exitCode: RUNTIME_EXIT.failed, message: foreign };
   // Losing the lease stops the work as surely as a signal does.
   const lost = new AbortController();
@@ -372,7 +372,8 @@ async function startOver(store: Store, stateDir: string, log: (message: string) 
   log(aside ? `--fresh: the previous history (${aside.objects} object(s), ${aside.bytes} bytes) is kept in ${store.url} under ${aside.prefix}` : "--fresh: the store holds no earlier history");
   const cache = `${stateDir}.before-${historyStamp(now)}`;
   renameSync(stateDir, cache);
-  claimStateDir(stateDir, store.url);
+  const refused = await claimStateDir(stateDir, store.url);
+  if (refused) throw new Error(refused);
   log(`--fresh: this machine's cache of it is kept in ${cache}`);
 }
 

@@ -2,7 +2,6 @@
  * Starts a job run from a command line: the on-instance runtime and
  * `spotjob run` both come through here.
  */
-import { mkdirSync } from "node:fs";
 import { workdirOf, type ResolvedSpec } from "../core/jobspec/load";
 import { consoleEvents, stopOnSignals } from "./console";
 import { parseInstanceEnv } from "../core/wire/instance-env";
@@ -44,7 +43,6 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
     }
     const store = openStore(o.storeUrl);
     const workDir = workdirOf({ file: o.specFile, spec: o.spec });
-    mkdirSync(o.stateDir, { recursive: true });
     // The instance environment names the cloud this instance runs on (its startup script sets it); that cloud's
     // modules, and the SDK clients under them, load there only, and only once needed.
     const host = await cloudHost(process.env, events.warn);

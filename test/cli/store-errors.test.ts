@@ -165,6 +165,17 @@ describe("a directory store that cannot be written", () => {
     expectStoreError("spotjob run --store file:///proc/nope", r, /error: store \/proc\/nope: cannot (create \/proc\/nope: \/proc exists but takes no new directories \(ENOENT|write in \/proc: permission denied \(EACCES) on put lease\.json/);
   }, 120_000);
 
+  it.runIf(existsSync("/proc/self"))("a state directory under /proc: the runtime says it cannot use it and runs nothing (Node's recursive mkdir never returned there)", async () => {
+    const cwd = jobDir();
+    const store = join(cwd, "store");
+    const r = await runBundle(runtime, ["run", "--spec", "job.yaml", "--store", store, "--state", "/proc/nope/state"], { cwd, env: cleanEnv({}) });
+    expect(r.status, r.out).toBe(1);
+    expect(r.out).toMatch(/cannot use \/proc\/nope\/state as this machine's state directory \((ENOENT|EACCES)\): nothing ran; give a directory this user may create and write \(--state DIR\)/);
+    expect(r.out).not.toMatch(/internal error|    at /);
+    // Nothing was written to the store: not even the lease.
+    expect(existsSync(join(store, "lease.json"))).toBe(false);
+  }, 120_000);
+
   it("under a symbolic link to nowhere says so (Node's mkdir calls it 'not a directory'), in the CLI and in the runtime", async () => {
     const cwd = jobDir();
     symlinkSync(join(cwd, "unmounted"), join(cwd, "dangling"));
