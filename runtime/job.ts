@@ -110,7 +110,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const lost = new AbortController();
   let lease: Lease;
   try {
-    lease = await Lease.acquire({ store, holder, ttlMs: o.leaseTtlMs, onBusy: o.onBusy ?? "wait", log: events.info, onLost: (by) => lost.abort(new Error(`lease taken by ${by}`)) });
+    lease = await Lease.acquire({ store, holder, ttlMs: o.leaseTtlMs, onBusy: o.onBusy ?? "wait", log: events.info, onLost: (reason) => lost.abort(new Error(`lease ${reason}`)) });
   } catch (e) {
     if (e instanceof LeaseHeld) return { state: "PENDING", exitCode: RUNTIME_EXIT.busy, message: `${e.message}; exiting without writing anything` };
     throw e;

@@ -33,14 +33,21 @@ export interface LeaseOptions {
   ttlMs?: number;
   /** What to do while another holder's lease is live. */
   onBusy?: "wait" | "exit";
-  /** Called once if a renewal finds someone else's lease: stop writing at once. */
-  onLost?: (by: string) => void;
+  /**
+   * Called once when this holder no longer holds the lease: a renewal found
+   * someone else's (`taken by <holder>`), or renewals kept failing until it
+   * expired (`expired at <time>: …`), after which another instance may take
+   * it. Stop writing at once.
+   */
+  onLost?: (reason: string) => void;
   log?: (message: string) => void;
   now?: () => number;
 }
 
 export class Lease {
   private version: string | undefined;
+  /** When the lease last written by this holder expires (epoch ms). */
+  private expiresAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private lost = false;
   private renewing: Promise<void> | undefined;
@@ -72,13 +79,20 @@ export class Lease {
     return JSON.stringify(body);
   }
 
+  /** Writes the lease; what it says about expiry holds once the store has it. */
+  private async write(condition: { ifAbsent: true } | { ifVersion: string }): Promise<void> {
+    const body = this.body();
+    this.version = (await this.o.store.put(LEASE_KEY, body, condition)).version;
+    this.expiresAt = (JSON.parse(body) as LeaseBody).expires_at;
+  }
+
   private async take(): Promise<void> {
     let announced = false;
     for (;;) {
       const current = await this.o.store.get(LEASE_KEY);
       try {
         if (!current) {
-          this.version = (await this.o.store.put(LEASE_KEY, this.body(), { ifAbsent: true })).version;
+          await this.write({ ifAbsent: true });
           return;
         }
         const held = JSON.parse(current.body.toString()) as LeaseBody;
@@ -88,7 +102,7 @@ export class Lease {
           if (held.holder !== this.o.holder && held.expires_at !== 0) {
             this.o.log?.(dead ? `taking over the lease of ${held.holder}: that process on this machine has exited` : `taking over the lease of ${held.holder}, which expired at ${new Date(held.expires_at).toISOString()}`);
           }
-          this.version = (await this.o.store.put(LEASE_KEY, this.body(), { ifVersion: current.version })).version;
+          await this.write({ ifVersion: current.version });
           return;
         }
         if (this.o.onBusy === "exit") throw new LeaseHeld(held.holder, held.expires_at);
@@ -103,17 +117,26 @@ export class Lease {
     }
   }
 
-  /** Extends the lease; if another holder has it now, reports the loss once. */
+  /**
+   * Extends the lease; if another holder has it now, or renewals failed until
+   * it expired (a store cut off: another instance may have taken over since),
+   * reports the loss once.
+   */
   async renew(): Promise<void> {
     if (this.lost || this.version === undefined) return;
     try {
-      this.version = (await this.o.store.put(LEASE_KEY, this.body(), { ifVersion: this.version })).version;
+      await this.write({ ifVersion: this.version });
     } catch (e) {
-      if (!(e instanceof PreconditionFailed)) throw e;
+      if (!(e instanceof PreconditionFailed)) {
+        if (this.o.now() < this.expiresAt) throw e;
+        this.lost = true;
+        this.o.onLost?.(`expired at ${new Date(this.expiresAt).toISOString()}: the store could not be reached to renew it (${(e as Error).message}), and another instance may hold it now`);
+        return;
+      }
       this.lost = true;
-      const current = await this.o.store.get(LEASE_KEY);
+      const current = await this.o.store.get(LEASE_KEY).catch(() => undefined);
       const by = current ? (JSON.parse(current.body.toString()) as LeaseBody).holder : "nobody";
-      this.o.onLost?.(by);
+      this.o.onLost?.(`taken by ${by}`);
     }
   }
 

@@ -65,3 +65,34 @@ describe("a lease released on a clean exit", () => {
     await third.release();
   });
 });
+
+describe("a lease whose renewals fail (the store cut off)", () => {
+  it("is kept while it has not expired (the renewal is retried), and lost, saying why, once it has: another instance may hold it by then", async () => {
+    let now = 1_000_000;
+    let failing = false;
+    const store = new (class extends MemoryStore {
+      override async put(...args: Parameters<MemoryStore["put"]>) {
+        if (failing) throw new Error("connect ECONNREFUSED 10.0.0.1:443");
+        return super.put(...args);
+      }
+    })();
+    const lost: string[] = [];
+    const lease = await Lease.acquire({ store, holder: "host:1:1.a", ttlMs: 60_000, now: () => now, onLost: (reason) => lost.push(reason) });
+    failing = true;
+    now += 30_000;
+    await expect(lease.renew()).rejects.toThrow(/ECONNREFUSED/);
+    expect(lost).toEqual([]);
+    expect(lease.isLost).toBe(false);
+    now += 30_000; // the lease written at 1,000,000 expires at 1,060,000
+    await lease.renew();
+    expect(lost).toEqual([`expired at ${new Date(1_060_000).toISOString()}: the store could not be reached to renew it (connect ECONNREFUSED 10.0.0.1:443), and another instance may hold it now`]);
+    expect(lease.isLost).toBe(true);
+    // Lost: nothing more is written, and the loss is said once.
+    failing = false;
+    const puts = store.puts;
+    await lease.renew();
+    await lease.release();
+    expect(store.puts).toBe(puts);
+    expect(lost).toHaveLength(1);
+  });
+});
