@@ -222,12 +222,29 @@ export class SnapshotMirror {
     return fetched.length;
   }
 
+  /** Failed scans since the last good one: a store that stays down is said once, not at every poll. */
+  private failing: { message: string; since: string; count: number } | undefined;
+
+  private scanFailed(message: string): void {
+    if (this.failing?.message !== message) this.o.onWarning?.(`snapshot mirror: ${message} (will retry; said again only if the error changes)`);
+    this.failing = { message, since: this.failing?.since ?? new Date().toISOString(), count: (this.failing?.count ?? 0) + 1 };
+  }
+
+  private scanned(): void {
+    if (!this.failing) return;
+    this.o.onWarning?.(`snapshot mirror: the store takes changes again, after ${this.failing.count} failed attempt(s) since ${this.failing.since}`);
+    this.failing = undefined;
+  }
+
   /** Starts mirroring changes as they settle. */
   start(): void {
     const tick = () => {
       // Once a stop began, the capture and the flush own the directory (a paused writer's file only looks settled).
       if (this.stopping) return;
-      this.scanning = this.scanning.then(() => this.scan(false)).catch((e) => this.o.onWarning?.(`snapshot mirror: ${(e as Error).message} (will retry)`));
+      this.scanning = this.scanning.then(() => this.scan(false)).then(
+        () => this.scanned(),
+        (e: unknown) => this.scanFailed((e as Error).message),
+      );
     };
     this.timer = setInterval(tick, this.o.pollMs ?? 200);
     this.timer.unref();

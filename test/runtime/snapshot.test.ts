@@ -12,10 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { SnapshotCorruptError } from "../../runtime/snapshot/mirror";
+import { SnapshotCorruptError, SnapshotMirror } from "../../runtime/snapshot/mirror";
 import { openForWriting } from "../../runtime/snapshot/open-files";
 import { openStore } from "../../runtime/store/open";
 import { fresh, manifestOf, mirrorOn, programStopsSuite, snapshotStores, withEnv } from "../helpers/snapshot-harness";
+import { MemoryStore } from "../helpers/memory-store";
 import { bundles } from "../helpers/shared";
 import { until } from "../helpers/wait";
 
@@ -186,4 +187,36 @@ describe("stop signals", () => {
     expect(job.output()).toMatch(/SIGTERM again: killing the job's processes now/);
     expect(await job.storedTick()).toBe(job.lastTick());
   }, 30_000);
+});
+
+describe("snapshot mirror on a store that goes away for a while", () => {
+  it("says the failure once (not at every poll) and says when the store takes changes again", async () => {
+    let failing = false;
+    let refused = 0;
+    const store = new (class extends MemoryStore {
+      override async put(...args: Parameters<MemoryStore["put"]>) {
+        if (failing) {
+          refused++;
+          throw new Error("connect ECONNREFUSED 10.0.0.1:443");
+        }
+        return super.put(...args);
+      }
+    })();
+    const machine = mkdtempSync(join(tmpdir(), "spotjob-machine-"));
+    const dir = join(machine, "snapshot");
+    const warnings: string[] = [];
+    const mirror = new SnapshotMirror({ store, dir, syncedMarker: join(machine, "synced"), pollMs: 20, onWarning: (m) => warnings.push(m) });
+    await mirror.restore();
+    failing = true;
+    mirror.start();
+    writeFileSync(join(dir, "a.txt"), "one");
+    await until("ten refused writes", () => refused >= 10, 30_000);
+    failing = false;
+    await until("a.txt in the store's manifest", async () => (await manifestOf(store))?.files["a.txt"] !== undefined, 30_000);
+    await until("the recovery said", () => warnings.length >= 2, 30_000);
+    await mirror.flush();
+    expect(warnings[0]).toBe("snapshot mirror: connect ECONNREFUSED 10.0.0.1:443 (will retry; said again only if the error changes)");
+    expect(warnings[1]).toMatch(/^snapshot mirror: the store takes changes again, after \d+ failed attempt\(s\) since \d{4}-/);
+    expect(warnings).toHaveLength(2);
+  });
 });
