@@ -45,7 +45,8 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
     const workDir = workdirOf({ file: o.specFile, spec: o.spec });
     // The instance environment names the cloud this instance runs on (its startup script sets it); that cloud's
     // modules, and the SDK clients under them, load there only, and only once needed.
-    const host = await cloudHost(process.env, events.warn);
+    const instanceEnv = parseInstanceEnv(process.env);
+    const host = await cloudHost(instanceEnv, events.warn);
     void host?.watchPreemption({
       signal: watching.signal,
       onNotice: (notice) => {
@@ -67,7 +68,7 @@ export async function launch(o: LaunchOptions): Promise<JobResult> {
       secrets = async () => Object.fromEntries(secretNames.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
     }
     events.info(`job ${o.spec.name}: store ${store.url}, working in ${workDir}`);
-    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, rerun: o.rerun, fresh: o.fresh, graceMs: o.graceMs ?? secondsToMs(parseInstanceEnv(process.env).graceSeconds), onCloud: host !== undefined, secrets, instance: await host?.instance() });
+    const result = await runJob({ spec: o.spec, store, stateDir: o.stateDir, workDir, signal: controller.signal, hurry: hurry.signal, events, onBusy: o.onBusy, rerun: o.rerun, fresh: o.fresh, graceMs: o.graceMs ?? secondsToMs(instanceEnv.graceSeconds), onCloud: host !== undefined, secrets, instance: await host?.instance() });
     events.end?.();
     events.info(`${result.state}: ${result.message}`);
     if (host && (result.state === "SUCCEEDED" || result.state === "FAILED" || result.state === "CANCELLED")) await host.stopBilling(events.info);

@@ -37,8 +37,11 @@ export function formatInstanceEnv(e: InstanceEnv & { cloud: CloudId }): [string,
   ];
 }
 
+/** The instance environment as read, with a cloud name it does not know kept to report. */
+export type ParsedInstanceEnv = InstanceEnv & { unknownCloud?: string };
+
 /** What the runtime reads; an unknown cloud name reads as none (the runtime says so, then runs as on a plain machine). */
-export function parseInstanceEnv(env: NodeJS.ProcessEnv): InstanceEnv & { unknownCloud?: string } {
+export function parseInstanceEnv(env: NodeJS.ProcessEnv): ParsedInstanceEnv {
   const name = env[INSTANCE_ENV.cloud] || undefined;
   const cloud = CLOUD_IDS.find((c) => c === name);
   const groupsText = (cloud && env[GROUPS_ENV[cloud]]) || "";

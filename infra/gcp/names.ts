@@ -46,9 +46,7 @@ function cut(name: string, max: number): string {
 }
 
 /** `projects/P/regions/R/instanceGroupManagers/N`: how the runtime, the supervisor and the IAM conditions name a regional group. */
-export function groupPath(project: string, region: string, name: string): string {
-  return `projects/${project}/regions/${region}/instanceGroupManagers/${name}`;
-}
+export { formatGroupPath as groupPath } from "../../core/wire/gcp-group-path";
 
 export function gcpNames(jobName: string, stack: string): GcpNames {
   const suffix = createHash("sha256").update(`${stack}\n${jobName}`).digest("hex").slice(0, 6);

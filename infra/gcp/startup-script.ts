@@ -17,6 +17,7 @@
  *     STORAGE_EMULATOR_HOST replaces the endpoint, as the client libraries read it.
  */
 
+import { isGroupPath, parseGroupPath } from "../../core/wire/gcp-group-path";
 import { formatInstanceEnv } from "../../core/wire/instance-env";
 import { formatObjectStoreUrl } from "../../core/wire/store-url";
 import { shellValueProblem } from "../shared/shell";
@@ -55,8 +56,6 @@ export const GCP_DEFAULT_GRACE_SECONDS = GCP_STOP_BUDGET_SECONDS - GCP_FINAL_UPL
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 /** A Compute Engine region: `us-central1`, `europe-west4`, `northamerica-northeast1`. */
 const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
-/** A Compute Engine resource name (RFC 1035, 1 to 63 characters; https://cloud.google.com/compute/docs/naming-resources). */
-const RESOURCE_NAME = /^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Why `name` is no GCS bucket name (https://cloud.google.com/storage/docs/buckets#naming), or undefined. */
 function bucketNameProblem(name: string): string | undefined {
@@ -107,10 +106,9 @@ function check(a: GcpStartupScriptArgs, grace: number): void {
     if (problem) fail(what, problem);
   }
   for (const [i, path] of a.groupPaths.entries()) {
-    const [projects, project, regions, region, managers, name, ...rest] = path.split("/");
-    const wellFormed = projects === "projects" && regions === "regions" && managers === "instanceGroupManagers" && rest.length === 0 && REGION.test(region ?? "") && RESOURCE_NAME.test(name ?? "");
-    if (!wellFormed) fail(`groupPaths[${i}]`, `${JSON.stringify(path)} is not a regional managed instance group path (projects/PROJECT/regions/REGION/instanceGroupManagers/NAME)`);
-    if (project !== a.project) fail(`groupPaths[${i}]`, `${JSON.stringify(path)} is not in the job's project ${JSON.stringify(a.project)}`);
+    const group = isGroupPath(path) ? parseGroupPath(path) : undefined;
+    if (group?.scope !== "regions" || !REGION.test(group.location)) fail(`groupPaths[${i}]`, `${JSON.stringify(path)} is not a regional managed instance group path (projects/PROJECT/regions/REGION/instanceGroupManagers/NAME)`);
+    if (group?.project !== a.project) fail(`groupPaths[${i}]`, `${JSON.stringify(path)} is not in the job's project ${JSON.stringify(a.project)}`);
   }
   if (!Number.isSafeInteger(grace) || grace < 0) fail("graceSeconds", "must be a whole number of seconds, 0 or more");
   if (grace > GCP_DEFAULT_GRACE_SECONDS)

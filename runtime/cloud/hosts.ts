@@ -3,7 +3,7 @@
  * environment names the cloud, and only that cloud's modules (and SDKs) load.
  */
 import type { CloudId } from "../../core/providers/registry";
-import { parseInstanceEnv, type InstanceEnv } from "../../core/wire/instance-env";
+import type { InstanceEnv, ParsedInstanceEnv } from "../../core/wire/instance-env";
 import type { CloudHost } from "./host";
 
 const HOSTS: { readonly [C in CloudId]: (env: InstanceEnv) => Promise<CloudHost> } = {
@@ -12,8 +12,7 @@ const HOSTS: { readonly [C in CloudId]: (env: InstanceEnv) => Promise<CloudHost>
 };
 
 /** The host this instance runs on, or undefined off a cloud (an unknown cloud name is reported through `warn`). */
-export async function cloudHost(env: NodeJS.ProcessEnv, warn: (message: string) => void): Promise<CloudHost | undefined> {
-  const parsed = parseInstanceEnv(env);
+export async function cloudHost(parsed: ParsedInstanceEnv, warn: (message: string) => void): Promise<CloudHost | undefined> {
   if (parsed.unknownCloud) warn(`SPOTJOB_CLOUD=${parsed.unknownCloud} names no cloud spotjob knows; running as on a plain machine`);
   return parsed.cloud ? HOSTS[parsed.cloud](parsed) : undefined;
 }

@@ -34,7 +34,7 @@ const CONTROLS: { readonly [C in CloudId]: (config: SupervisorConfig, env: NodeJ
     return autoScalingCapacity(recordAwsCalls(new AutoScalingClient({})));
   },
   gcp: async (config, env) => {
-    const [{ computeEngineCapacity, supervisorComputeApi }, { parseGroupPath }] = await Promise.all([import("./gcp/capacity.js"), import("../cloud/gcp/group-path.js")]);
+    const [{ computeEngineCapacity, supervisorComputeApi }, { parseGroupPath }] = await Promise.all([import("./gcp/capacity.js"), import("../../core/wire/gcp-group-path.js")]);
     for (const g of [config.spot, ...(config.onDemand ? [config.onDemand] : [])]) {
       try {
         parseGroupPath(g.name);

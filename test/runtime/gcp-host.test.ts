@@ -10,7 +10,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { gcpSecretVersionName } from "../../core/jobspec/secrets";
 import { gcpHost, GCP_STOP_BUDGET_MS } from "../../runtime/cloud/gcp/host";
-import { isGroupPath } from "../../runtime/cloud/gcp/group-path";
+import { isGroupPath } from "../../core/wire/gcp-group-path";
+import { parseInstanceEnv } from "../../core/wire/instance-env";
 import { resizeOwnGroupsToZero } from "../../runtime/cloud/gcp/groups";
 import { gcpInstance, lastSegment, marketOf } from "../../runtime/cloud/gcp/instance";
 import { GceMetadata, MetadataError, metadataEndpoint } from "../../runtime/cloud/gcp/metadata";
@@ -238,7 +239,7 @@ describe("the preemption watcher", () => {
   });
 
   it("the host registry gives the GCP host for SPOTJOB_CLOUD=gcp", async () => {
-    const host = await cloudHost({ SPOTJOB_CLOUD: "gcp", SPOTJOB_GCP_GROUPS: "projects/p/regions/r/instanceGroupManagers/g" }, () => undefined);
+    const host = await cloudHost(parseInstanceEnv({ SPOTJOB_CLOUD: "gcp", SPOTJOB_GCP_GROUPS: "projects/p/regions/r/instanceGroupManagers/g" }), () => undefined);
     expect(host?.title).toBe("GCP");
     expect(host?.secretsReader({ secrets: {} })).toBeUndefined();
   });

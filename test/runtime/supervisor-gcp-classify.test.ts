@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ComputeError, ManagedInstance } from "../../runtime/cloud/gcp/compute";
-import { parseGroupPath } from "../../runtime/cloud/gcp/group-path";
+import { parseGroupPath } from "../../core/wire/gcp-group-path";
 import { groupView } from "../../runtime/supervisor/gcp/capacity";
 import { classifyGcpLaunchError, failedLaunchOf } from "../../runtime/supervisor/gcp/launch-failure";
 import { STOPPING_KINDS, type LaunchFailureKind } from "../../runtime/supervisor/launch-failure";

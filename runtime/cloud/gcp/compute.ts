@@ -25,7 +25,7 @@
  * https://compute.googleapis.com (tests).
  */
 import { apiError, describeFetchError } from "./api-error";
-import type { GroupPath } from "./group-path";
+import type { GroupPath } from "../../../core/wire/gcp-group-path";
 import type { TokenSource } from "./metadata";
 
 export const COMPUTE_ENDPOINT_ENV = "SPOTJOB_COMPUTE_ENDPOINT";

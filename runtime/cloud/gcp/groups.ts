@@ -9,7 +9,7 @@
  * exactly this on exactly these. SPOTJOB_COMPUTE_ENDPOINT points it elsewhere (tests).
  */
 import { computeApi, ComputeApiError } from "./compute";
-import { isGroupPath, parseGroupPath } from "./group-path";
+import { isGroupPath, parseGroupPath } from "../../../core/wire/gcp-group-path";
 import { GceMetadata, metadataTokenSource } from "./metadata";
 
 const REQUEST_TIMEOUT_MS = 15_000;

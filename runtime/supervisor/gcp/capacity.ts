@@ -6,7 +6,7 @@
  * service account's token from the metadata server, as an instance does.
  */
 import { computeApi, type ComputeApi, type InstanceGroupManager, type ManagedInstance } from "../../cloud/gcp/compute";
-import { parseGroupPath, type GroupPath } from "../../cloud/gcp/group-path";
+import { parseGroupPath, type GroupPath } from "../../../core/wire/gcp-group-path";
 import { GceMetadata, metadataEndpoint, metadataTokenSource } from "../../cloud/gcp/metadata";
 import type { GroupView } from "../decide";
 import type { CapacityControl, SupervisedGroup } from "../execute";

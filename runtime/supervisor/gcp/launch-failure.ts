@@ -25,7 +25,7 @@
  */
 import { STOPPING_KINDS, type LaunchAttempt, type LaunchFailureKind } from "../launch-failure";
 import type { ComputeError, ManagedInstance } from "../../cloud/gcp/compute";
-import { gcloudLocationFlag, type GroupPath } from "../../cloud/gcp/group-path";
+import { gcloudLocationFlag, type GroupPath } from "../../../core/wire/gcp-group-path";
 
 export interface GcpClassification {
   kind: LaunchFailureKind;

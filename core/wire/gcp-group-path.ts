@@ -26,6 +26,11 @@ export interface GroupPath {
 // (https://cloud.google.com/compute/docs/naming-resources#resource-name-format).
 const PATH = /^projects\/([a-z0-9.:-]+)\/(regions|zones)\/([a-z0-9-]+)\/instanceGroupManagers\/([a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)$/;
 
+/** A regional group's path: how the Pulumi program names the groups it creates. */
+export function formatGroupPath(project: string, region: string, name: string): string {
+  return `projects/${project}/regions/${region}/instanceGroupManagers/${name}`;
+}
+
 /** Whether `path` is a group path exactly as the API takes it. */
 export function isGroupPath(path: string): boolean {
   return PATH.test(path);
