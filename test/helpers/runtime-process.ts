@@ -4,9 +4,9 @@
  * it to checkpoint.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export interface RuntimeExit {
   code: number | null;
@@ -19,7 +19,10 @@ let peakRecorder: string | undefined;
 /** A module loaded into the runtime with --require: writes its peak RSS (VmHWM, kB) where $SPOTJOB_TEST_PEAK_RSS says, at exit. */
 function peakRecorderModule(): string {
   if (!peakRecorder) {
-    peakRecorder = join(mkdtempSync(join(tmpdir(), "spotjob-peak-")), "peak.cjs");
+    const dir = mkdtempSync(join(tmpdir(), "spotjob-peak-"));
+    // The benchmarks run outside the tests' per-run TMPDIR: leave nothing behind there either.
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    peakRecorder = join(dir, "peak.cjs");
     writeFileSync(
       peakRecorder,
       `process.on("exit", () => { const m = /VmHWM:\\s+(\\d+) kB/.exec(require("fs").readFileSync("/proc/self/status", "utf8")); if (m && process.env.SPOTJOB_TEST_PEAK_RSS) require("fs").writeFileSync(process.env.SPOTJOB_TEST_PEAK_RSS, m[1]); });\n`,
@@ -38,7 +41,11 @@ export function spawnRuntime(runtime: string, spec: string, store: string, state
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
   const done = new Promise<RuntimeExit>((resolve) =>
-    child.on("close", (code) => resolve({ code, output, peakMb: existsSync(peakFile) ? Number(readFileSync(peakFile, "utf8")) / 1024 : NaN })),
+    child.on("close", (code) => {
+      const peakMb = existsSync(peakFile) ? Number(readFileSync(peakFile, "utf8")) / 1024 : NaN;
+      rmSync(dirname(peakFile), { recursive: true, force: true });
+      resolve({ code, output, peakMb });
+    }),
   );
   return { child, done, output: () => output };
 }
