@@ -53,8 +53,8 @@ const SUPERVISOR_CONFIG_EXIT = 2;
  */
 async function supervise(): Promise<number> {
   const { superviseFromEnv, SupervisorConfigError } = await import("./supervisor/run.js");
-  // A refusal by the Compute API (GCP: quota, permission) is the job's failure, said plainly; AWS's SDK errors keep their own handling.
-  const { ComputeApiError } = await import("./cloud/gcp/compute.js");
+  // A cloud API's refusal (GCP's Compute API: quota, permission) is the job's failure, said plainly; AWS's SDK errors keep their own handling.
+  const { CloudApiError } = await import("./cloud/api-error.js");
   try {
     const summary = await superviseFromEnv();
     process.stdout.write(`${JSON.stringify({ spotjob: "supervisor", ...summary })}\n`);
@@ -64,7 +64,7 @@ async function supervise(): Promise<number> {
       process.stderr.write(`spotjob supervisor: error: ${e.message}\n`);
       return SUPERVISOR_CONFIG_EXIT;
     }
-    if (e instanceof ComputeApiError) {
+    if (e instanceof CloudApiError) {
       process.stderr.write(`spotjob supervisor: error: ${e.message}\n`);
       return RUNTIME_EXIT.failed;
     }

@@ -11,7 +11,7 @@ import { JobIdentity } from "./identity";
 import { awsNames } from "./names";
 import type { JobScope } from "./policy";
 import { JobNetwork } from "./network";
-import { JobObjects } from "./objects";
+import { awsJobObjects } from "./objects";
 import { renderStartupScript } from "./startup-script";
 import { JobSupervisor } from "./supervisor";
 
@@ -76,7 +76,7 @@ export class AwsJob extends JobComponent {
     const groupNames = [names.spotGroup, ...(fallback ? [names.onDemandGroup] : [])];
 
     const bucket = new JobBucket(name, { jobName: spec.name, prefix: names.prefix, existingBucket: args.existingBucket, deleteOnDestroy: args.deleteResultsOnDestroy, tags }, parent);
-    const objects = new JobObjects(name, { bucket: bucket.bucketName, prefix: names.prefix, runtimeBundle: args.runtimeBundle, spec, specDir: args.specDir, tags }, parent);
+    const objects = awsJobObjects(name, { bucket: bucket.bucketName, prefix: names.prefix, runtimeBundle: args.runtimeBundle, spec, specDir: args.specDir, tags }, parent);
     // What both roles are confined to.
     const scope = pulumi
       .all([identityFacts.partition, identityFacts.region, identityFacts.accountId, bucket.bucketName])

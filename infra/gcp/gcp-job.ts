@@ -11,7 +11,7 @@ import { groupPlan, groupZones, type GroupPlan } from "./capacity-plan";
 import { JobGroupRole, JobServiceAccount, type KnownScope } from "./identity";
 import { gcpNames, groupPath } from "./names";
 import { JobNetwork } from "./network";
-import { JobObjects } from "./objects";
+import { gcpJobObjects } from "./objects";
 import { groupPaths, instanceGrants, supervisorGrants, type GcpGrant } from "./policy";
 import { renderGcpStartupScript } from "./startup-script";
 import { JobSupervisor } from "./supervisor";
@@ -82,7 +82,7 @@ export class GcpJob extends JobComponent {
     const paths = project.apply((p) => groupPaths({ project: p, region, groupNames }));
 
     const bucket = new JobBucket(name, { location: region, project, prefix: names.prefix, existingBucket: args.existingBucket, deleteOnDestroy: args.deleteResultsOnDestroy, labels }, parent);
-    const objects = new JobObjects(name, { bucket: bucket.bucketName, prefix: names.prefix, runtimeBundle: args.runtimeBundle, spec, specDir: args.specDir }, parent);
+    const objects = gcpJobObjects(name, { bucket: bucket.bucketName, prefix: names.prefix, runtimeBundle: args.runtimeBundle, spec, specDir: args.specDir }, parent);
     const role = new JobGroupRole(this.childName("groups"), { roleId: names.groupRole, project }, parent);
     // What both identities are confined to.
     const known: KnownScope = { region, prefix: names.prefix, groupNames };

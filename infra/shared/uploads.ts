@@ -2,7 +2,8 @@
  * What an instance fetches at boot, on every cloud: the runtime bundle, the
  * validated spec as JSON (so the instance never parses YAML or sees the
  * user's files) and the workdir packed per .gitignore, under
- * `<prefix>/deploy/`. Each cloud's objects component uploads these.
+ * `<prefix>/deploy/`. Each cloud's objects component is a `JobObjects`
+ * with its own object resource.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { resolve } from "node:path";
@@ -47,4 +48,24 @@ export function jobUploads(args: UploadsArgs): Upload[] {
     uploads.push({ part: "workdir", key: key(WORKDIR_ARCHIVE_NAME), source: archive.apply((a) => new pulumi.asset.FileAsset(a.file)), contentType: "application/gzip" });
   }
   return uploads;
+}
+
+/** Creates one upload as an object in the job's bucket, with `opts` (parented to the component); resolves to its key. */
+export type PutObject = (resourceName: string, upload: Upload, opts: pulumi.CustomResourceOptions) => pulumi.Output<string>;
+
+/** What the instance fetches at boot: the runtime, the spec, and the workdir (packed per .gitignore). */
+export class JobObjects extends pulumi.ComponentResource {
+  readonly runtimeKey: pulumi.Output<string>;
+  readonly specKey: pulumi.Output<string>;
+  readonly workdirKey: pulumi.Output<string | undefined>;
+
+  /** `type`: each cloud keeps its own token (spotjob:aws:JobObjects), so existing stacks' URNs do not change. */
+  constructor(type: string, name: string, args: UploadsArgs, putObject: PutObject, opts?: pulumi.ComponentResourceOptions) {
+    super(type, name, {}, opts);
+    const made = new Map(jobUploads(args).map((u) => [u.part, putObject(`${name}-${u.part}`, u, { parent: this })]));
+    this.runtimeKey = made.get("runtime")!;
+    this.specKey = made.get("spec")!;
+    this.workdirKey = made.get("workdir") ?? pulumi.output(undefined);
+    this.registerOutputs({ runtimeKey: this.runtimeKey, specKey: this.specKey, workdirKey: this.workdirKey });
+  }
 }

@@ -24,6 +24,7 @@
  * A refusal is formatted by api-error.ts. SPOTJOB_COMPUTE_ENDPOINT replaces
  * https://compute.googleapis.com (tests).
  */
+import { CloudApiError } from "../api-error";
 import { apiError, describeFetchError } from "./api-error";
 import type { GroupPath } from "../../../core/wire/gcp-group-path";
 import type { TokenSource } from "./metadata";
@@ -61,7 +62,7 @@ export interface ComputeApi {
 }
 
 /** A Compute API call that failed: HTTP status (0: no answer or no token), what was being done, what failed and what to do. */
-export class ComputeApiError extends Error {
+export class ComputeApiError extends CloudApiError {
   constructor(
     readonly status: number,
     message: string,
