@@ -167,7 +167,8 @@ async function large(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "spotjob-bench-large-"));
   const emulators: Emulator[] = [];
   try {
-    const runtime = await buildRuntime(process.cwd());
+    // Built into the work directory, removed with it.
+    const runtime = await buildRuntime(process.cwd(), work);
     const cases: [string, number, () => Promise<{ url: string; env: NodeJS.ProcessEnv; plainCopy: (source: string) => number }>][] = [
       [
         "local directory",

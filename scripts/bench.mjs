@@ -2,7 +2,7 @@
 import { build } from "esbuild";
 import { common } from "./esbuild-options.mjs";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,7 @@ if (names.length === 0) {
 }
 for (const name of names) {
   let entry = join(root, "bench", `${name}.ts`);
+  let bundleDir;
   if (!existsSync(entry)) {
     const mjs = join(root, "bench", `${name}.mjs`);
     if (!existsSync(mjs)) {
@@ -24,12 +25,14 @@ for (const name of names) {
     }
     entry = mjs;
   } else {
-    const outfile = join(mkdtempSync(join(tmpdir(), "spotjob-bench-")), `${name}.cjs`);
+    bundleDir = mkdtempSync(join(tmpdir(), "spotjob-bench-"));
+    const outfile = join(bundleDir, `${name}.cjs`);
     await build({ ...common, entryPoints: [entry], outfile, external: ["esbuild"] });
     entry = outfile;
   }
   console.log(`== bench/${name}`);
   // The bundle lives in a temporary folder: what it leaves external (esbuild) resolves from the repository.
   const run = spawnSync(process.execPath, ["--expose-gc", entry], { stdio: "inherit", cwd: root, env: { ...process.env, NODE_PATH: join(root, "node_modules") } });
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
   if (run.status !== 0) process.exit(run.status ?? 1);
 }
