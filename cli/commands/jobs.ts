@@ -1,13 +1,14 @@
 /**
  * `spotjob jobs [ROOT] [--json]`: every job under a store root — `.spotjob/`
  * here (where `spotjob run` keeps jobs), a directory, `s3://bucket/jobs`
- * (where AWS stacks keep theirs) or `gs://bucket/prefix` — with its state as
+ * (where AWS stacks keep theirs) or `gs://bucket/jobs` (GCP stacks) — with its state as
  * it is now (LOST when the heartbeat stopped), progress, age and cost so far.
  */
 import { formatUsd } from "../../core/catalog/format";
 import { canonicalStoreUrl } from "../../runtime/local-home";
-import { liveState, readStatus, readSupervisorRecord, STATUS_KEY, type JobStatus } from "../../runtime/status";
+import { liveState, readStatus, readSupervisorRecord, type JobStatus } from "../../runtime/status";
 import { openStore } from "../../runtime/store/open";
+import { inParallel } from "../../runtime/store/transfer";
 import { EXIT } from "../exit-codes";
 import { formatDuration } from "../render/duration";
 import { renderTable } from "../render/table";
@@ -25,16 +26,21 @@ export interface JobRow {
   instance?: JobStatus["instance"];
 }
 
+/** Job folders read at once: a bucket with hundreds of jobs is read in seconds, not one round trip after another. */
+const READS_AT_ONCE = 8;
+
 export async function jobsCommand(rootUrl: string | undefined, options: { json?: boolean }): Promise<number> {
   const root = canonicalStoreUrl(rootUrl ?? ".spotjob");
-  const names = jobNames(await openStore(root).list(""));
-  const rows: JobRow[] = [];
-  for (const name of names) {
+  // One delimiter listing names the folders; listing every key would read each job's snapshot blobs and history too.
+  const folders = await openStore(root).listFolders("");
+  const found = new Map<string, JobRow>();
+  await inParallel(folders, READS_AT_ONCE, async (name) => {
     const store = openStore(`${root}/${name}`);
     const [status, supervisor] = await Promise.all([readStatus(store), readSupervisorRecord(store)]);
-    if (!status) continue;
+    // A folder without a status is not a job (this machine's cache, a half-deleted job).
+    if (!status) return;
     const now = Date.now();
-    rows.push({
+    found.set(name, {
       job: status.job,
       store: store.url,
       state: liveState(status, now).state,
@@ -43,23 +49,18 @@ export async function jobsCommand(rootUrl: string | undefined, options: { json?:
       spent_usd: costOf(status, supervisor.spentUsd, 0).spent_usd,
       ...(status.instance ? { instance: status.instance } : {}),
     });
-  }
+  });
+  const rows = folders.flatMap((name) => found.get(name) ?? []);
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ ok: true, root, jobs: rows })}\n`);
     return EXIT.ok;
   }
   if (rows.length === 0) {
-    process.stderr.write(`no jobs in ${root}: a job's folder appears there once it has run (\`spotjob run <spec>\` keeps jobs in .spotjob/; an AWS stack in s3://<bucket>/jobs)\n`);
+    process.stderr.write(`no jobs in ${root}: a job's folder appears there once it has run (\`spotjob run <spec>\` keeps jobs in .spotjob/; an AWS stack in s3://<bucket>/jobs, a GCP stack in gs://<bucket>/jobs)\n`);
     return EXIT.ok;
   }
   process.stdout.write(`${formatJobs(rows)}\n`);
   return EXIT.ok;
-}
-
-/** Job folders directly under the root: those holding a status (history/ copies and machine caches are deeper). */
-export function jobNames(keys: string[]): string[] {
-  const suffix = `/${STATUS_KEY}`;
-  return [...new Set(keys.filter((k) => k.endsWith(suffix) && k.indexOf("/") === k.length - suffix.length).map((k) => k.slice(0, -suffix.length)))].sort();
 }
 
 export function formatJobs(rows: JobRow[]): string {

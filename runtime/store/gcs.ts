@@ -3,7 +3,7 @@
  * preconditions. Large content-addressed blobs go as single-request media
  * uploads (see `gcs-media-upload`) with the client's endpoint and credentials.
  */
-import { Storage, type Bucket } from "@google-cloud/storage";
+import { Storage, type Bucket, type GetFilesOptions } from "@google-cloud/storage";
 import { createHash } from "node:crypto";
 import { gcsProblem } from "./problems";
 import { PreconditionFailed, StoreError, StoreUnavailable, type PutCondition, type Store, type StoredObject } from "./store";
@@ -286,6 +286,22 @@ export class GcsStore implements Store {
       const [files] = await this.bucketRef.getFiles({ prefix: this.key(prefix), autoPaginate: true });
       this.bucketSeen = true;
       return files.map((f) => (this.prefix ? f.name.slice(this.prefix.length + 1) : f.name)).sort();
+    });
+  }
+
+  async listFolders(prefix: string): Promise<string[]> {
+    return this.call(`list the folders in ${prefix || "(all)"}`, async () => {
+      const under = this.key(prefix);
+      const folders: string[] = [];
+      // The folders come in each page's response (`prefixes`), which only a page-by-page listing keeps.
+      let query: GetFilesOptions | undefined = { prefix: under, delimiter: "/", autoPaginate: false };
+      while (query) {
+        const [, next, response]: [unknown, GetFilesOptions | null | undefined, unknown] = await this.bucketRef.getFiles(query);
+        for (const p of (response as { prefixes?: string[] } | undefined)?.prefixes ?? []) folders.push(p.slice(under.length, -1));
+        query = next ?? undefined;
+      }
+      this.bucketSeen = true;
+      return folders.sort();
     });
   }
 

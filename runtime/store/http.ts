@@ -81,6 +81,10 @@ export class HttpStore implements Store {
     return [];
   }
 
+  async listFolders(): Promise<string[]> {
+    return [];
+  }
+
   async delete(key?: string): Promise<never> {
     throw readOnly(this.url, key ? `delete ${key}` : "delete");
   }

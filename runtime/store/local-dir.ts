@@ -177,6 +177,19 @@ export class LocalDirStore implements Store {
     return out.filter((k) => k.startsWith(prefix)).sort();
   }
 
+  async listFolders(prefix: string): Promise<string[]> {
+    const dir = prefix ? this.path(prefix.replace(/\/$/, "")) : this.root;
+    try {
+      return (await fs.readdir(dir, { withFileTypes: true }))
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name)
+        .sort();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+      return this.fail(e, `list the folders in ${prefix || "(all)"}`, "read", dir);
+    }
+  }
+
   async delete(key: string): Promise<void> {
     const path = this.path(key);
     await fs.rm(path, { force: true }).catch((e) => this.fail(e, `delete ${key}`, "write", path));

@@ -41,6 +41,10 @@ export class OnDemandStore implements Store {
     return (await this.store()).list(prefix);
   }
 
+  async listFolders(prefix: string): Promise<string[]> {
+    return (await this.store()).listFolders(prefix);
+  }
+
   async delete(key: string): Promise<void> {
     return (await this.store()).delete(key);
   }

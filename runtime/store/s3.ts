@@ -357,6 +357,21 @@ export class S3Store implements Store {
     });
   }
 
+  async listFolders(prefix: string): Promise<string[]> {
+    return this.call(`list the folders in ${prefix || "(all)"}`, async () => {
+      const under = this.key(prefix);
+      const folders: string[] = [];
+      let token: string | undefined;
+      do {
+        const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: under, Delimiter: "/", ContinuationToken: token }), this.deadline());
+        for (const p of out.CommonPrefixes ?? []) if (p.Prefix) folders.push(p.Prefix.slice(under.length, -1));
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token);
+      this.bucketSeen = true;
+      return folders.sort();
+    });
+  }
+
   async delete(key: string): Promise<void> {
     await this.call(`delete ${key}`, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }), this.deadline()));
   }

@@ -40,6 +40,12 @@ export interface Store {
   put(key: string, body: Buffer | string, condition?: PutCondition): Promise<{ version: string }>;
   /** Keys under `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
+  /**
+   * The folders directly under `prefix` (empty, or ending in `/`): the first segment of each key below it that has a
+   * further `/`, each once, sorted. One delimiter listing on S3 and GCS, however many keys the folders hold; a local
+   * directory may also name an empty folder.
+   */
+  listFolders(prefix: string): Promise<string[]>;
   delete(key: string): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The commands an operator reaches for, with the built CLI: `spotjob jobs`
- * lists every job in a store root (a local home, and S3 through moto_server)
+ * lists every job in a store root (a local home, S3 through moto_server and GCS through fake-gcs-server)
  * and `spotjob logs -f` follows a running job to its end.
  */
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
@@ -9,12 +9,13 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { emulatorEnv } from "../helpers/emulators";
-import { bundles, sharedMoto, unique } from "../helpers/shared";
+import { createGcsBucket, emulatorEnv } from "../helpers/emulators";
+import { bundles, sharedGcs, sharedMoto, unique } from "../helpers/shared";
 import { until } from "../helpers/wait";
 
 const cli = bundles().cli;
 const moto = sharedMoto();
+const gcs = sharedGcs();
 
 /** A folder with job `name`: `items` sweep items, those from `gateFrom` on waiting for a `release` file. */
 function folder() {
@@ -107,6 +108,21 @@ describe("spotjob jobs", () => {
       ["gamma", "SUCCEEDED", "2/2"],
     ]);
     expect(rows[0]).toMatch(new RegExp(`s3://${bucket}/jobs/delta$`));
+  }, 120_000);
+
+  it.runIf(gcs)("lists the jobs under a gs:// root, and nothing from a folder without a status", async () => {
+    const bucket = unique("operator");
+    const env = emulatorEnv(undefined, gcs);
+    await createGcsBucket(gcs!, bucket);
+    const f = folder();
+    expect(f.cmd(["run", f.spec("epsilon", 2), "--store", `gs://${bucket}/jobs/epsilon`], env).status).toBe(0);
+    // Not a job: a folder with objects but no status.json.
+    expect((await fetch(`${gcs!.endpoint}/upload/storage/v1/b/${bucket}/o?uploadType=media&name=jobs/stray/notes.txt`, { method: "POST", body: "x" })).ok).toBe(true);
+    const listed = f.cmd(["jobs", `gs://${bucket}/jobs`], env);
+    expect(listed.status, listed.output).toBe(0);
+    const rows = listed.stdout.trim().split("\n").slice(1);
+    expect(rows.map((r) => r.split(/\s+/).slice(0, 3))).toEqual([["epsilon", "SUCCEEDED", "2/2"]]);
+    expect(rows[0]).toMatch(new RegExp(`gs://${bucket}/jobs/epsilon$`));
   }, 120_000);
 });
 

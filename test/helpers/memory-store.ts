@@ -42,6 +42,11 @@ export class MemoryStore implements Store {
     return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
   }
 
+  async listFolders(prefix: string): Promise<string[]> {
+    const below = (await this.list(prefix)).map((k) => k.slice(prefix.length)).filter((rest) => rest.includes("/"));
+    return [...new Set(below.map((rest) => rest.slice(0, rest.indexOf("/"))))].sort();
+  }
+
   async delete(key: string): Promise<void> {
     this.objects.delete(key);
   }

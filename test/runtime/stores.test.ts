@@ -106,6 +106,15 @@ describe.each(factories)("%s store", (name, available, make) => {
     expect((await store.get("a/1.json"))!.body.toString()).toBe("one");
     expect(await store.list("a/")).toEqual(["a/1.json", "a/2.json"]);
     expect(await store.list("")).toEqual(["a/1.json", "a/2.json", "b.json"]);
+    // Folders: the first segment below the prefix of keys that go deeper, each once.
+    await store.put("c/d/e.json", "four");
+    await store.put("c/f.json", "five");
+    expect(await store.listFolders("")).toEqual(["a", "c"]);
+    expect(await store.listFolders("c/")).toEqual(["d"]);
+    expect(await store.listFolders("a/")).toEqual([]);
+    expect(await store.listFolders("none/")).toEqual([]);
+    await store.delete("c/d/e.json");
+    await store.delete("c/f.json");
     await store.delete("a/1.json");
     await store.delete("never-existed");
     expect(await store.list("a/")).toEqual(["a/2.json"]);
