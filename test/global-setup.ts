@@ -9,7 +9,7 @@
  */
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node" with { "resolution-mode": "import" };
@@ -23,6 +23,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Set before the emulators start and the workers fork, which inherit it. Tests that fail (or time out) before their
   // own clean-up would otherwise leave their directories behind run after run: 27 GB of 150 MB checkpoints, once.
   const runDir = mkdtempSync(join(tmpdir(), "spotjob-tests-"));
+  // Others may pass through it, as through /tmp: tests that run a command as another user (`nobody`) share folders there.
+  chmodSync(runDir, 0o755);
   process.env.TMPDIR = runDir;
   const packageDir = mkdtempSync(join(runDir, "package-"));
   const emulators: Emulator[] = [];
