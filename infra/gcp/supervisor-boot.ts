@@ -26,12 +26,12 @@ export const SUPERVISOR_IMAGE = "docker.io/library/node:24-slim";
 export const RUNTIME_BUCKET_ENV = "SPOTJOB_RUNTIME_BUCKET";
 export const RUNTIME_OBJECT_ENV = "SPOTJOB_RUNTIME_OBJECT";
 
-/** Where the bundle is written in the container (Cloud Run's /tmp is an in-memory file system). */
-const BUNDLE = "/tmp/spotjob-runtime.cjs";
 
 export const SUPERVISOR_BOOT = [
   '"use strict";',
-  'const fs = require("fs"), { spawnSync } = require("child_process");',
+  'const fs = require("fs"), os = require("os"), path = require("path"), { spawnSync } = require("child_process");',
+  // The temporary directory: /tmp in the container (Cloud Run's is an in-memory file system), TMPDIR where one is set.
+  'const bundle = path.join(os.tmpdir(), "spotjob-runtime.cjs");',
   `const bucket = process.env.${RUNTIME_BUCKET_ENV}, object = process.env.${RUNTIME_OBJECT_ENV};`,
   `if (!bucket || !object) { console.error("spotjob supervisor: ${RUNTIME_BUCKET_ENV} and ${RUNTIME_OBJECT_ENV} must be set (the spotjob Pulumi program sets them)"); process.exit(2); }`,
   'const metadata = "http://" + (process.env.GCE_METADATA_HOST || "metadata.google.internal") + "/computeMetadata/v1";',
@@ -44,8 +44,8 @@ export const SUPERVISOR_BOOT = [
   '  const url = storage + "/storage/v1/b/" + encodeURIComponent(bucket) + "/o/" + encodeURIComponent(object) + "?alt=media";',
   '  const response = await fetch(url, { headers: { Authorization: "Bearer " + token }, signal: AbortSignal.timeout(30000) });',
   '  if (!response.ok) throw new Error("gs://" + bucket + "/" + object + ": HTTP " + response.status + " " + (await response.text()).slice(0, 300));',
-  `  fs.writeFileSync(${JSON.stringify(BUNDLE)}, Buffer.from(await response.arrayBuffer()));`,
-  `  const run = spawnSync(process.execPath, [${JSON.stringify(BUNDLE)}, "supervise"], { stdio: "inherit" });`,
+  "  fs.writeFileSync(bundle, Buffer.from(await response.arrayBuffer()));",
+  '  const run = spawnSync(process.execPath, [bundle, "supervise"], { stdio: "inherit" });',
   "  process.exit(run.status === null ? 1 : run.status);",
   '})().catch((e) => { console.error("spotjob supervisor: could not fetch the runtime: " + e.message); process.exit(1); });',
 ].join("\n");

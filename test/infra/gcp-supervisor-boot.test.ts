@@ -7,6 +7,9 @@
  * clear failure.
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RUNTIME_BUCKET_ENV, RUNTIME_OBJECT_ENV, SUPERVISOR_BOOT } from "../../infra/gcp/supervisor-boot";
 import { createGcsBucket } from "../helpers/emulators";
@@ -16,15 +19,17 @@ import { sharedGcs, unique } from "../helpers/shared";
 
 const gcs = sharedGcs();
 
-function boot(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function boot(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string; tmp: string }> {
+  // The container's temporary directory, one per run here: the bundle lands there, not in a /tmp other runs share.
+  const tmp = mkdtempSync(join(tmpdir(), "spotjob-boot-"));
   return new Promise((done) => {
     // Only what the container would have: no inherited emulator or cloud settings.
-    const child = spawn(process.execPath, ["-e", SUPERVISOR_BOOT], { env: { PATH: process.env.PATH ?? "", ...env } });
+    const child = spawn(process.execPath, ["-e", SUPERVISOR_BOOT], { env: { PATH: process.env.PATH ?? "", TMPDIR: tmp, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => done({ code, stdout, stderr }));
+    child.on("close", (code) => done({ code, stdout, stderr, tmp }));
   });
 }
 
@@ -62,6 +67,7 @@ describe.runIf(gcs)("the supervisor's boot program against fake-gcs-server and t
     const run = await boot(env());
     expect(run.code, run.stderr).toBe(3);
     expect(JSON.parse(run.stdout)).toEqual({ argv: ["supervise"], config: '{"store":"gs://b/p"}' });
+    expect(readdirSync(run.tmp)).toEqual(["spotjob-runtime.cjs"]);
     expect(metadata.requests.map((r) => [r.path, r.headers["metadata-flavor"]])).toContainEqual(["/computeMetadata/v1/instance/service-accounts/default/token", "Google"]);
     const download = proxy.seen.find((r) => r.url.includes("alt=media"))!;
     expect(download.url).toBe(`/storage/v1/b/${bucket}/o/${encodeURIComponent(object)}?alt=media`);
