@@ -16,7 +16,7 @@ import { RunLog } from "./run-log";
 import { claimStateDir } from "./state-dir";
 import { MIN_MASKED_LENGTH, Redactor, redactingEvents } from "./redact";
 import { ChildRegistry } from "./exec/orphans";
-import { describeExit, runShell, signalGroup, type ShellResult } from "./exec/shell";
+import { describeExit, runShell, signalGroup, type ShellResult, type ShellTask } from "./exec/shell";
 import { Lease, LeaseHeld, localHolderId } from "./lease";
 import { readStatus, StatusWriter, type JobState } from "./status";
 import type { Store } from "./store/store";
@@ -97,6 +97,9 @@ export interface JobResult {
   sweep?: SweepOutcome;
   message: string;
 }
+
+/** How the job's processes are stopped: the stop as it reaches them, the stop once decided, the grace and the second signal. */
+type ProcessStops = Required<Pick<ShellTask, "signal" | "stopping">> & Pick<ShellTask, "graceMs" | "hurry">;
 
 export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const { spec, store } = o;
@@ -200,6 +203,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   );
   o.hurry?.addEventListener("abort", passStop, { once: true });
   if (stopRequested.aborted) passStop();
+  const stops: ProcessStops = { signal, stopping: stopRequested, graceMs: o.graceMs, hurry: o.hurry };
   // `from spotjob_worker import serve` works in every command.
   const pythonDir = join(o.stateDir, "python");
   mkdirSync(pythonDir, { recursive: true });
@@ -286,11 +290,11 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       gpus: visibleGpus(env).length > 0,
       stateDir: o.stateDir,
       warn: events.warn,
-      pull: async (command) => (await runShell({ script: command, cwd: o.workDir, env, signal, onLine: (l) => line("pull", l) })).code,
+      pull: async (command) => (await runShell({ script: command, cwd: o.workDir, env, signal, stopping: stopRequested, onLine: (l) => line("pull", l) })).code,
     });
     if ("error" in container) return await finish("FAILED", RUNTIME_EXIT.failed, container.error);
     const wrap = container.wrap ?? ((script: string) => script);
-    const setup = await runSetupOnce(spec.setup, o, env, children, signal, line, wrap);
+    const setup = await runSetupOnce(spec.setup, o, env, children, stops, line, wrap);
     if (setup && signal.aborted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, "stopped during setup");
     if (setup && setup.code !== 0) return await finish("FAILED", RUNTIME_EXIT.failed, `setup failed (${describeExit(setup)})`);
 
@@ -320,9 +324,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
           env,
           scratchDir: join(o.stateDir, "scratch"),
           children,
-          signal,
-          graceMs: o.graceMs,
-          hurry: o.hurry,
+          ...stops,
           wrap: container.wrap,
           redact: (text) => redactor.apply(text),
           onLine: line,
@@ -350,7 +352,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       }
     }
     if (spec.run.trim()) {
-      const run = await runShell({ script: wrap(spec.run), cwd: o.workDir, env: { ...env, SWEEP_RESULTS: resultsFile }, signal, graceMs: o.graceMs, hurry: o.hurry, onStart: (p) => children.add(p), onLine: (l) => line("run", l) });
+      const run = await runShell({ script: wrap(spec.run), cwd: o.workDir, env: { ...env, SWEEP_RESULTS: resultsFile }, ...stops, onStart: (p) => children.add(p), onLine: (l) => line("run", l) });
       if (signal.aborted) return await finish("INTERRUPTED", RUNTIME_EXIT.interrupted, "stopped during run", { sweep: outcome });
       if (run.code !== 0) return await finish("FAILED", RUNTIME_EXIT.failed, `run failed (${describeExit(run)})`, { sweep: outcome });
     }
@@ -409,7 +411,7 @@ async function runSetupOnce(
   o: RunJobOptions,
   env: NodeJS.ProcessEnv,
   children: ChildRegistry,
-  signal: AbortSignal,
+  stops: ProcessStops,
   line: (source: string, text: string) => void,
   wrap: (script: string) => string,
 ): Promise<ShellResult | undefined> {
@@ -420,8 +422,8 @@ async function runSetupOnce(
     o.events.info("setup already finished on this machine: skipping it");
     return undefined;
   }
-  const result = await runShell({ script: wrap(script), cwd: o.workDir, env, signal, graceMs: o.graceMs, hurry: o.hurry, onStart: (p) => children.add(p), onLine: (l) => line("setup", l) });
-  if (result.code === 0 && !signal.aborted) writeFileSync(marker, digest);
+  const result = await runShell({ script: wrap(script), cwd: o.workDir, env, ...stops, onStart: (p) => children.add(p), onLine: (l) => line("setup", l) });
+  if (result.code === 0 && !stops.signal.aborted) writeFileSync(marker, digest);
   return result;
 }
 

@@ -5,7 +5,9 @@
  * journal. The exit status is always reported, never swallowed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { StringDecoder } from "node:string_decoder";
+import { setTimeout as wait } from "node:timers/promises";
 
 export interface ShellTask {
   script: string;
@@ -16,6 +18,13 @@ export interface ShellTask {
   /** Called with the process group id once the process runs. */
   onStart?: (pgid: number) => void;
   signal?: AbortSignal;
+  /**
+   * The stop once decided, before it reaches `signal` (the job first copies its snapshot). Must lead to
+   * `signal`. A script killed by a stop signal we did not send waits for it: see `ourStopFollows`.
+   */
+  stopping?: AbortSignal;
+  /** How long such a script waits for our stop to be decided (default STRAY_STOP_GRACE_MS). */
+  strayStopGraceMs?: number;
   /** After an abort, SIGTERM first; SIGKILL after this grace period (default 20 s, inside GCP's 30 s notice). */
   graceMs?: number;
   /** Aborted by a second stop signal: SIGKILL now, without waiting out the grace period. */
@@ -43,6 +52,10 @@ export interface ShellResult {
 
 const TAIL_LINES = 40;
 export const DEFAULT_GRACE_MS = 20_000;
+/** Signals a terminal (Ctrl-C, Ctrl-\, hang-up) or a user sends a whole process group to stop it. */
+const STOP_SIGNALS: ReadonlySet<string> = new Set(["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]);
+/** The same keypress reaches us within milliseconds: two seconds is ample, and short for a real failure to wait. */
+export const STRAY_STOP_GRACE_MS = 2_000;
 
 export function runShell(task: ShellTask): Promise<ShellResult> {
   return startShell(task).done;
@@ -97,10 +110,24 @@ export function startShell(task: ShellTask): ShellProcess {
       task.hurry?.removeEventListener("abort", kill);
       // Anything the script left running in its group goes with it.
       signalGroup(child.pid, "SIGKILL");
-      resolve({ code, signal, tail: tail.join("\n"), seconds: (performance.now() - started) / 1000 });
+      const result = { code, signal, tail: tail.join("\n"), seconds: (performance.now() - started) / 1000 };
+      if (signal && STOP_SIGNALS.has(signal)) void ourStopFollows(task).then(() => resolve(result));
+      else resolve(result);
     });
   });
   return { child, done };
+}
+
+/**
+ * Node starts a script in a process group of its own by fork, then setsid in the child: a Ctrl-C typed in
+ * between reaches the script as well as us, and kills it before our stop has reached it. When our own
+ * stop is decided within the grace, the result waits until that stop has reached `signal`, so the caller
+ * sees a script it stopped, not one that failed.
+ */
+async function ourStopFollows(task: ShellTask): Promise<void> {
+  if (!task.signal || task.signal.aborted) return;
+  const decided = await wait(task.strayStopGraceMs ?? STRAY_STOP_GRACE_MS, false, { signal: task.stopping ?? task.signal }).catch(() => true);
+  if (decided && !task.signal.aborted) await once(task.signal, "abort");
 }
 
 export function signalGroup(pgid: number | undefined, signal: NodeJS.Signals): void {

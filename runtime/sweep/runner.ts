@@ -27,6 +27,8 @@ export interface SweepRunOptions {
   scratchDir: string;
   children?: ChildRegistry;
   signal: AbortSignal;
+  /** The stop once decided, before it reaches `signal` (see ShellTask). */
+  stopping?: AbortSignal;
   graceMs?: number;
   /** Turns a script into the command that runs it (inside container_image, say). */
   wrap?: (script: string) => string;
@@ -72,6 +74,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
           cwd: o.cwd,
           env: { ...slotEnv(devices), SWEEP_ITEM: JSON.stringify(item.fields), SWEEP_KEY: item.key, SWEEP_RESULT: resultFile, SWEEP_ATTEMPT: String(attempt) },
           signal: o.signal,
+          stopping: o.stopping,
           graceMs: o.graceMs,
           hurry: o.hurry,
           onStart: (pgid) => o.children?.add(pgid),
@@ -103,6 +106,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
             cwd: o.cwd,
             env: { ...slotEnv(slot.devices), SPOTJOB_WORKER_SLOT: String(index) },
             signal: o.signal,
+            stopping: o.stopping,
             hurry: o.hurry,
             graceMs: o.graceMs,
             onStart: (pgid) => o.children?.add(pgid),

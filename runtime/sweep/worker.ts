@@ -24,6 +24,8 @@ export interface WorkerOptions {
   /** Fixed for the worker's life (CUDA_VISIBLE_DEVICES of its slot included). */
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
+  /** The stop once decided, before it reaches `signal` (see ShellTask). */
+  stopping?: AbortSignal;
   hurry?: AbortSignal;
   graceMs?: number;
   onStart?: (pgid: number) => void;
@@ -94,6 +96,7 @@ export class Worker {
       cwd: this.o.cwd,
       env: { ...this.o.env, SPOTJOB_WORKER_PROTOCOL: String(WORKER_PROTOCOL), ...(fifo ? { SPOTJOB_WORKER_RESULTS: fifo } : {}) },
       signal: this.o.signal,
+      stopping: this.o.stopping,
       hurry: this.o.hurry,
       graceMs: this.o.graceMs,
       stdin: true,

@@ -83,6 +83,18 @@ describe.each<Target>(["runtime", "CLI"])("the %s's run", (target) => {
   }, 240_000);
 });
 
+describe("a Ctrl-C that reaches a job's process as it starts", () => {
+  // Node starts a job's process in a group of its own (fork, then setsid in the child); a Ctrl-C typed in
+  // between reaches the process as well as spotjob. Here the process sends itself and spotjob (its parent)
+  // that SIGINT, itself last, so it dies of a stop that spotjob has not yet passed on.
+  it.each<Target>(["runtime", "CLI"])("the %s's run ends INTERRUPTED (75), not FAILED", async (target) => {
+    const job = jobFolder(installed.project, 'kill -INT "$PPID" "$$"\nsleep 60');
+    const run = startRun(target, job);
+    const exit = await run.exited;
+    expect({ exit, state: job.status()?.state, exit_code: job.status()?.exit_code }, run.output()).toEqual({ exit: { code: 75, signal: null }, state: "INTERRUPTED", exit_code: 75 });
+  });
+});
+
 describe("a signal while signals are held", () => {
   it("exits 75 at once, saying nothing ran, writing nothing (the bundle's hold)", async () => {
     // The hold as the entry points install it, with an event loop that turns (there the job's handlers never come).
