@@ -16,7 +16,7 @@ import { RunLog } from "./run-log";
 import { claimStateDir } from "./state-dir";
 import { MIN_MASKED_LENGTH, Redactor, redactingEvents } from "./redact";
 import { ChildRegistry } from "./exec/orphans";
-import { describeExit, runShell, signalGroup, type ShellResult, type ShellTask } from "./exec/shell";
+import { describeExit, runShell, signalGroup, type ProcessStops, type ShellResult } from "./exec/shell";
 import { Lease, LeaseHeld, localHolderId } from "./lease";
 import { readStatus, StatusWriter, type JobState } from "./status";
 import type { Store } from "./store/store";
@@ -97,9 +97,6 @@ export interface JobResult {
   sweep?: SweepOutcome;
   message: string;
 }
-
-/** How the job's processes are stopped: the stop as it reaches them, the stop once decided, the grace and the second signal. */
-type ProcessStops = Required<Pick<ShellTask, "signal" | "stopping">> & Pick<ShellTask, "graceMs" | "hurry">;
 
 export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const { spec, store } = o;
@@ -203,7 +200,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
   );
   o.hurry?.addEventListener("abort", passStop, { once: true });
   if (stopRequested.aborted) passStop();
-  const stops: ProcessStops = { signal, stopping: stopRequested, graceMs: o.graceMs, hurry: o.hurry };
+  const stops = { signal, stopping: stopRequested, graceMs: o.graceMs, hurry: o.hurry } satisfies ProcessStops;
   // `from spotjob_worker import serve` works in every command.
   const pythonDir = join(o.stateDir, "python");
   mkdirSync(pythonDir, { recursive: true });
@@ -290,7 +287,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       gpus: visibleGpus(env).length > 0,
       stateDir: o.stateDir,
       warn: events.warn,
-      pull: async (command) => (await runShell({ script: command, cwd: o.workDir, env, signal, stopping: stopRequested, onLine: (l) => line("pull", l) })).code,
+      pull: async (command) => (await runShell({ script: command, cwd: o.workDir, env, signal, stopping: stops.stopping, onLine: (l) => line("pull", l) })).code,
     });
     if ("error" in container) return await finish("FAILED", RUNTIME_EXIT.failed, container.error);
     const wrap = container.wrap ?? ((script: string) => script);
@@ -411,7 +408,7 @@ async function runSetupOnce(
   o: RunJobOptions,
   env: NodeJS.ProcessEnv,
   children: ChildRegistry,
-  stops: ProcessStops,
+  stops: ProcessStops & { signal: AbortSignal },
   line: (source: string, text: string) => void,
   wrap: (script: string) => string,
 ): Promise<ShellResult | undefined> {

@@ -9,7 +9,22 @@ import { once } from "node:events";
 import { StringDecoder } from "node:string_decoder";
 import { setTimeout as wait } from "node:timers/promises";
 
-export interface ShellTask {
+/** How a script is stopped: every process of a job takes the same four. */
+export interface ProcessStops {
+  /** Aborted: the stop reaches the script (SIGTERM to its group). */
+  signal?: AbortSignal;
+  /**
+   * The stop once decided, before it reaches `signal` (the job first copies its snapshot). Must lead to
+   * `signal`. A script killed by a stop signal we did not send waits for it: see `ourStopFollows`.
+   */
+  stopping?: AbortSignal;
+  /** After an abort, SIGTERM first; SIGKILL after this grace period (default 20 s, inside GCP's 30 s notice). */
+  graceMs?: number;
+  /** Aborted by a second stop signal: SIGKILL now, without waiting out the grace period. */
+  hurry?: AbortSignal;
+}
+
+export interface ShellTask extends ProcessStops {
   script: string;
   cwd: string;
   env: NodeJS.ProcessEnv;
@@ -17,18 +32,8 @@ export interface ShellTask {
   onLine?: (line: string) => void;
   /** Called with the process group id once the process runs. */
   onStart?: (pgid: number) => void;
-  signal?: AbortSignal;
-  /**
-   * The stop once decided, before it reaches `signal` (the job first copies its snapshot). Must lead to
-   * `signal`. A script killed by a stop signal we did not send waits for it: see `ourStopFollows`.
-   */
-  stopping?: AbortSignal;
-  /** How long such a script waits for our stop to be decided (default STRAY_STOP_GRACE_MS). */
+  /** How long a script killed by a stop signal we did not send waits for our stop to be decided (default STRAY_STOP_GRACE_MS). */
   strayStopGraceMs?: number;
-  /** After an abort, SIGTERM first; SIGKILL after this grace period (default 20 s, inside GCP's 30 s notice). */
-  graceMs?: number;
-  /** Aborted by a second stop signal: SIGKILL now, without waiting out the grace period. */
-  hurry?: AbortSignal;
   /** Open a pipe to the script's stdin (otherwise /dev/null). */
   stdin?: boolean;
   /** Open a pipe on the script's file descriptor 3, for machine-readable output. */

@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { renderCommand, type SweepItem } from "../../core/jobspec/sweep";
 import type { JournalRecord } from "../journal/record";
 import type { ChildRegistry } from "../exec/orphans";
-import { describeExit, runShell } from "../exec/shell";
+import { describeExit, runShell, type ProcessStops } from "../exec/shell";
 import type { ResumableSweep } from "./resumable";
 import { Worker } from "./worker";
 
-export interface SweepRunOptions {
+export interface SweepRunOptions extends ProcessStops {
   sweep: ResumableSweep<SweepItem>;
   /** A process per item (`sweep.command`) or a warm worker per slot (`sweep.worker`). */
   command?: string;
@@ -27,13 +27,8 @@ export interface SweepRunOptions {
   scratchDir: string;
   children?: ChildRegistry;
   signal: AbortSignal;
-  /** The stop once decided, before it reaches `signal` (see ShellTask). */
-  stopping?: AbortSignal;
-  graceMs?: number;
   /** Turns a script into the command that runs it (inside container_image, say). */
   wrap?: (script: string) => string;
-  /** A second stop signal: kill what runs now. */
-  hurry?: AbortSignal;
   onLine?: (key: string, line: string) => void;
   /** Masks secret values in what is journaled (failure tails and errors). */
   redact?: (text: string) => string;
@@ -52,6 +47,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
   mkdirSync(o.scratchDir, { recursive: true });
   const wrap = o.wrap ?? ((script: string) => script);
   const redact = o.redact ?? ((text: string) => text);
+  const stops = { signal: o.signal, stopping: o.stopping, graceMs: o.graceMs, hurry: o.hurry } satisfies ProcessStops;
 
   const runItem = async (item: SweepItem, devices: string | undefined, worker: Worker | undefined): Promise<void> => {
     for (let tries = 0; tries < o.maxAttempts && !o.signal.aborted; tries++) {
@@ -73,10 +69,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
           script: wrap(renderCommand(o.command!, item.fields)),
           cwd: o.cwd,
           env: { ...slotEnv(devices), SWEEP_ITEM: JSON.stringify(item.fields), SWEEP_KEY: item.key, SWEEP_RESULT: resultFile, SWEEP_ATTEMPT: String(attempt) },
-          signal: o.signal,
-          stopping: o.stopping,
-          graceMs: o.graceMs,
-          hurry: o.hurry,
+          ...stops,
           onStart: (pgid) => o.children?.add(pgid),
           onLine: (line) => o.onLine?.(item.key, line),
         });
@@ -105,10 +98,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
             resultsFifo: o.wrap ? join(o.scratchDir, `worker-${index}.results`) : undefined,
             cwd: o.cwd,
             env: { ...slotEnv(slot.devices), SPOTJOB_WORKER_SLOT: String(index) },
-            signal: o.signal,
-            stopping: o.stopping,
-            hurry: o.hurry,
-            graceMs: o.graceMs,
+            ...stops,
             onStart: (pgid) => o.children?.add(pgid),
             onLine: (line) => o.onLine?.(`worker-${index}`, line),
           })

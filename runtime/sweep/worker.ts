@@ -14,20 +14,16 @@ import { execFileSync } from "node:child_process";
 import { closeSync, constants, createReadStream, openSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { describeExit, startShell, type ShellProcess, type ShellResult } from "../exec/shell";
+import { describeExit, startShell, type ProcessStops, type ShellProcess, type ShellResult } from "../exec/shell";
 
 export const WORKER_PROTOCOL = 1;
 
-export interface WorkerOptions {
+export interface WorkerOptions extends ProcessStops {
   script: string;
   cwd: string;
   /** Fixed for the worker's life (CUDA_VISIBLE_DEVICES of its slot included). */
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
-  /** The stop once decided, before it reaches `signal` (see ShellTask). */
-  stopping?: AbortSignal;
-  hurry?: AbortSignal;
-  graceMs?: number;
   onStart?: (pgid: number) => void;
   onLine?: (line: string) => void;
   /**
